@@ -1,0 +1,2 @@
+// The importer app: wired in its own issue. Kept as a real package so build, typecheck and test cover it.
+export {}

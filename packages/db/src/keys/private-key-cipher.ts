@@ -1,0 +1,77 @@
+import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+
+const VERSION = 1
+const IV_BYTES = 12
+const TAG_BYTES = 16
+
+export class KeyEncryptionKeyError extends Error {
+  readonly code = 'INVALID_KEY_ENCRYPTION_KEY'
+}
+
+export class PrivateKeyDecryptionError extends Error {
+  readonly code = 'PRIVATE_KEY_DECRYPTION_FAILED'
+}
+
+/**
+ * Seals tracker private keys at rest with AES-256-GCM under a key from the environment. The key's
+ * hashed advertisement key is the additional authenticated data, so a sealed key cannot be moved to
+ * another key's row. Layout: version(1) || iv(12) || tag(16) || ciphertext.
+ */
+export class PrivateKeyCipher {
+  readonly #key: Buffer
+  /** Identifies the key in logs without revealing it. */
+  readonly fingerprint: string
+
+  private constructor(key: Buffer) {
+    this.#key = key
+    this.fingerprint = createHash('sha256').update(key).digest('hex').slice(0, 12)
+  }
+
+  /** `secret`: 32 bytes as base64 (44 chars) or hex (64 chars). `variable` names it in errors. */
+  static fromSecret(secret: string | undefined, variable = 'KEY_ENCRYPTION_KEY'): PrivateKeyCipher {
+    if (!secret) {
+      throw new KeyEncryptionKeyError(
+        `${variable} is not set: it must be 32 random bytes as base64 or hex (generate one with ` +
+          `"node -e \\"console.log(require('crypto').randomBytes(32).toString('base64'))\\"")`,
+      )
+    }
+    const trimmed = secret.trim()
+    const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64')
+    if (key.length !== 32 || (!/^[0-9a-f]{64}$/i.test(trimmed) && key.toString('base64') !== trimmed)) {
+      throw new KeyEncryptionKeyError(`${variable} must be 32 bytes as base64 (44 chars) or hex (64 chars)`)
+    }
+    return new PrivateKeyCipher(key)
+  }
+
+  static generateSecret(): string {
+    return randomBytes(32).toString('base64')
+  }
+
+  seal(privateKey: Uint8Array, hashedAdvKey: string): Buffer {
+    const iv = randomBytes(IV_BYTES)
+    const cipher = createCipheriv('aes-256-gcm', this.#key, iv)
+    cipher.setAAD(Buffer.from(hashedAdvKey, 'utf8'))
+    const ciphertext = Buffer.concat([cipher.update(privateKey), cipher.final()])
+    return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), ciphertext])
+  }
+
+  open(sealed: Uint8Array, hashedAdvKey: string): Buffer {
+    const data = Buffer.from(sealed)
+    if (data.length <= 1 + IV_BYTES + TAG_BYTES || data[0] !== VERSION) {
+      throw new PrivateKeyDecryptionError(`the stored private key of ${hashedAdvKey} is not in a known format`)
+    }
+    const iv = data.subarray(1, 1 + IV_BYTES)
+    const tag = data.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES)
+    const decipher = createDecipheriv('aes-256-gcm', this.#key, iv)
+    decipher.setAAD(Buffer.from(hashedAdvKey, 'utf8'))
+    decipher.setAuthTag(tag)
+    try {
+      return Buffer.concat([decipher.update(data.subarray(1 + IV_BYTES + TAG_BYTES)), decipher.final()])
+    } catch {
+      throw new PrivateKeyDecryptionError(
+        `the private key of ${hashedAdvKey} cannot be decrypted with this KEY_ENCRYPTION_KEY ` +
+          `(fingerprint ${this.fingerprint}): it was sealed with another key`,
+      )
+    }
+  }
+}

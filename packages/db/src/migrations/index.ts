@@ -1,0 +1,24 @@
+import type { Migration, MigrationProvider } from 'kysely'
+import * as trackersAndKeys from './20261121060000_trackers_and_keys.ts'
+import * as locationReports from './20261121060100_location_reports.ts'
+import * as locationHistoryAggregates from './20261121060200_location_history_aggregates.ts'
+import * as locationHistory from './20261121060300_location_history.ts'
+import * as importRuns from './20261121060400_import_runs.ts'
+import * as apiTokens from './20261121060500_api_tokens.ts'
+
+/**
+ * Every migration, by its timestamped name. Listed statically (not read from the file system) so
+ * that a built or deployed app carries its migrations with it.
+ */
+export const migrations: Record<string, Migration> = {
+  '20261121060000_trackers_and_keys': trackersAndKeys,
+  '20261121060100_location_reports': locationReports,
+  '20261121060200_location_history_aggregates': locationHistoryAggregates,
+  '20261121060300_location_history': locationHistory,
+  '20261121060400_import_runs': importRuns,
+  '20261121060500_api_tokens': apiTokens,
+}
+
+export const migrationProvider: MigrationProvider = {
+  getMigrations: async () => migrations,
+}

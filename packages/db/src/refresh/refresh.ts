@@ -1,0 +1,64 @@
+import { type Kysely, sql } from 'kysely'
+import type { Database } from '../schema/database.ts'
+import type { AggregateName } from '../storage-policies.ts'
+import type { TimeWindow } from './refresh-window.ts'
+
+export type RefreshOutcome = 'refreshed' | 'skipped_concurrent'
+
+/**
+ * Another session refreshing an overlapping window: TimescaleDB 2.26.3+ fails fast with SQLSTATE
+ * 55P03 (lock_not_available); 2.21-2.26.2 may raise "materialization range ... overlaps". Either way
+ * someone else is doing the work, so this is a skip, not a failure.
+ */
+export function isConcurrentRefreshError(error: unknown): boolean {
+  const e = error as { code?: string; message?: string }
+  return e?.code === '55P03' || /overlap/i.test(e?.message ?? '')
+}
+
+/**
+ * `CALL refresh_continuous_aggregate` for one window. Must run outside any transaction block: pass a
+ * session from `TrackerDatabase.withSession`, never a transaction.
+ */
+export async function refreshContinuousAggregate(
+  session: Kysely<Database>,
+  aggregate: AggregateName,
+  window: TimeWindow,
+): Promise<RefreshOutcome> {
+  try {
+    // The window arguments are typed "any" in TimescaleDB: cast them.
+    await sql`CALL refresh_continuous_aggregate(${aggregate}, ${window.from.toISOString()}::timestamptz, ${window.to.toISOString()}::timestamptz)`.execute(
+      session,
+    )
+    return 'refreshed'
+  } catch (error) {
+    if (isConcurrentRefreshError(error)) return 'skipped_concurrent'
+    throw error
+  }
+}
+
+/**
+ * Rebuilds `location_history` from location_history_view. CONCURRENTLY keeps it readable while the
+ * refresh runs; it needs the view populated once, which a plain refresh does.
+ */
+export async function refreshLocationHistory(
+  session: Kysely<Database>,
+  options: { concurrently?: boolean } = {},
+): Promise<void> {
+  if (options.concurrently === false) {
+    await sql`REFRESH MATERIALIZED VIEW location_history`.execute(session)
+  } else {
+    await sql`REFRESH MATERIALIZED VIEW CONCURRENTLY location_history`.execute(session)
+  }
+}
+
+/**
+ * The end of an aggregate's materialized range: buckets below it are served from materialized rows
+ * (late reports there stay invisible until refreshed), above it from raw rows in real time.
+ */
+export async function aggregateWatermark(db: Kysely<Database>, aggregate: AggregateName): Promise<Date | null> {
+  const { rows } = await sql<{ watermark: Date | null }>`
+    SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(ca.mat_hypertable_id)) AS watermark
+      FROM _timescaledb_catalog.continuous_agg ca
+     WHERE ca.user_view_name = ${aggregate}`.execute(db)
+  return rows[0]?.watermark ?? null
+}

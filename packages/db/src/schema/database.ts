@@ -1,0 +1,24 @@
+import type { ApiTokenTable } from './api-token.table.ts'
+import type { ImportRunTable } from './import-run.table.ts'
+import type {
+  LocationHistoryDailyView,
+  LocationHistoryHourlyView,
+  LocationHistoryMaterialized,
+  LocationHistoryView,
+} from './location-history.table.ts'
+import type { LocationReportTable } from './location-report.table.ts'
+import type { TrackerTable } from './tracker.table.ts'
+import type { TrackerKeyTable } from './tracker-key.table.ts'
+
+/** Every table and view of Tracker, as Kysely sees them. */
+export interface Database {
+  trackers: TrackerTable
+  tracker_keys: TrackerKeyTable
+  location_reports: LocationReportTable
+  location_history_hourly: LocationHistoryHourlyView
+  location_history_daily: LocationHistoryDailyView
+  location_history_view: LocationHistoryView
+  location_history: LocationHistoryMaterialized
+  import_runs: ImportRunTable
+  api_tokens: ApiTokenTable
+}

@@ -1,0 +1,43 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+
+export type ImportRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted'
+export type ImportRunTrigger = 'schedule' | 'startup' | 'once' | 'manual'
+
+/** Reports rejected in a run, counted by reason (e.g. { undecryptable: 3, too_old: 1 }). */
+export type RejectedCounts = Record<string, number>
+
+export interface SourceError {
+  /** Which request failed, e.g. "batch 3 of 7 (5 keys)". */
+  source: string
+  message: string
+  status?: number
+  at: string
+}
+
+type Json<T> = ColumnType<T, string, string>
+
+export interface ImportRunTable {
+  id: Generated<string>
+  status: ColumnType<ImportRunStatus, ImportRunStatus | undefined, ImportRunStatus>
+  trigger: ColumnType<ImportRunTrigger, ImportRunTrigger | undefined, never>
+  started_at: ColumnType<Date, Date | string | undefined, never>
+  finished_at: Date | null
+  heartbeat_at: ColumnType<Date, Date | string | undefined, Date | string>
+  /** host:pid of the process running it. */
+  owner: string
+  lookback_days: number
+  trackers: Generated<number>
+  keys: Generated<number>
+  reports_fetched: Generated<number>
+  reports_inserted: Generated<number>
+  reports_duplicate: Generated<number>
+  rejected: Json<RejectedCounts>
+  source_errors: Json<SourceError[]>
+  window_from: Date | null
+  window_to: Date | null
+  error: string | null
+}
+
+export type ImportRun = Selectable<ImportRunTable>
+export type NewImportRun = Insertable<ImportRunTable>
+export type ImportRunUpdate = Updateable<ImportRunTable>
