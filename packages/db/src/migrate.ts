@@ -1,5 +1,6 @@
 import { type Kysely, type MigrationResult, Migrator, NO_MIGRATIONS } from 'kysely'
 import { migrationProvider } from './migrations/index.ts'
+import type { Database } from './schema/database.ts'
 
 export class MigrationError extends Error {
   readonly code = 'MIGRATION_FAILED'
@@ -10,13 +11,17 @@ export class MigrationError extends Error {
   }
 }
 
-function migrator(db: Kysely<any>): Migrator {
+function migrator(db: Kysely<Database>): Migrator {
   // Kysely's Migrator takes a session-level advisory lock and runs the pending migrations in one
   // transaction, so two replicas starting together cannot migrate at once.
   return new Migrator({ db, provider: migrationProvider })
 }
 
-function settle(direction: string, results: MigrationResult[] | undefined, error: unknown): MigrationResult[] {
+function settle(
+  direction: string,
+  results: MigrationResult[] | undefined,
+  error: unknown,
+): MigrationResult[] {
   if (error) {
     const failed = results?.find((result) => result.status === 'Error')
     throw new MigrationError(
@@ -28,19 +33,22 @@ function settle(direction: string, results: MigrationResult[] | undefined, error
   return results ?? []
 }
 
-export async function migrateToLatest(db: Kysely<any>): Promise<MigrationResult[]> {
+export async function migrateToLatest(db: Kysely<Database>): Promise<MigrationResult[]> {
   const { error, results } = await migrator(db).migrateToLatest()
   return settle('up', results, error)
 }
 
 /** Rolls back the latest migration (or, with `all`, every migration). */
-export async function rollback(db: Kysely<any>, options: { all?: boolean } = {}): Promise<MigrationResult[]> {
+export async function rollback(
+  db: Kysely<Database>,
+  options: { all?: boolean } = {},
+): Promise<MigrationResult[]> {
   const m = migrator(db)
   const { error, results } = options.all ? await m.migrateTo(NO_MIGRATIONS) : await m.migrateDown()
   return settle('down', results, error)
 }
 
-export async function pendingMigrations(db: Kysely<any>): Promise<string[]> {
+export async function pendingMigrations(db: Kysely<Database>): Promise<string[]> {
   const all = await migrator(db).getMigrations()
   return all.filter((migration) => !migration.executedAt).map((migration) => migration.name)
 }

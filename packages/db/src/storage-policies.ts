@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import { DAY_MS, HOUR_MS, toSqlInterval } from './config/duration.ts'
 import { assertRetentionConfig, type RetentionConfig } from './config/retention.ts'
+import type { Database } from './schema/database.ts'
 
 /** The objects whose chunking, compression, retention and refresh the configuration governs. */
 export const HYPERTABLE = 'location_reports'
@@ -14,7 +15,7 @@ interface JobRow {
   config: Record<string, unknown>
 }
 
-async function jobsOf(db: Kysely<any>, name: string): Promise<JobRow[]> {
+async function jobsOf(db: Kysely<Database>, name: string): Promise<JobRow[]> {
   // Policies on a continuous aggregate are registered on its materialization hypertable.
   const { rows } = await sql<JobRow>`
     SELECT j.job_id, j.proc_name, j.config
@@ -27,15 +28,15 @@ async function jobsOf(db: Kysely<any>, name: string): Promise<JobRow[]> {
   return rows
 }
 
-async function intervalMs(db: Kysely<any>, value: unknown): Promise<number | null> {
+async function intervalMs(db: Kysely<Database>, value: unknown): Promise<number | null> {
   if (typeof value !== 'string') return null
-  const { rows } = await sql<{ ms: number }>`SELECT (extract(epoch FROM ${value}::interval) * 1000)::bigint AS ms`.execute(
-    db,
-  )
+  const { rows } = await sql<{
+    ms: number
+  }>`SELECT (extract(epoch FROM ${value}::interval) * 1000)::bigint AS ms`.execute(db)
   return Number(rows[0]!.ms)
 }
 
-async function ensureRetention(db: Kysely<any>, name: string, ms: number): Promise<boolean> {
+async function ensureRetention(db: Kysely<Database>, name: string, ms: number): Promise<boolean> {
   const job = (await jobsOf(db, name)).find((j) => j.proc_name === 'policy_retention')
   if (job && (await intervalMs(db, job.config.drop_after)) === ms) return false
   await sql`SELECT remove_retention_policy(${name}, if_exists => true)`.execute(db)
@@ -43,16 +44,18 @@ async function ensureRetention(db: Kysely<any>, name: string, ms: number): Promi
   return true
 }
 
-async function ensureCompression(db: Kysely<any>, name: string, ms: number): Promise<boolean> {
+async function ensureCompression(db: Kysely<Database>, name: string, ms: number): Promise<boolean> {
   const job = (await jobsOf(db, name)).find((j) => j.proc_name === 'policy_compression')
   if (job && (await intervalMs(db, job.config.compress_after)) === ms) return false
   await sql`SELECT remove_compression_policy(${name}, if_exists => true)`.execute(db)
-  await sql`SELECT add_compression_policy(${name}, compress_after => ${toSqlInterval(ms)}::interval)`.execute(db)
+  await sql`SELECT add_compression_policy(${name}, compress_after => ${toSqlInterval(ms)}::interval)`.execute(
+    db,
+  )
   return true
 }
 
 async function ensureRefreshPolicy(
-  db: Kysely<any>,
+  db: Kysely<Database>,
   name: AggregateName,
   startMs: number,
   endMs: number,
@@ -75,7 +78,7 @@ async function ensureRefreshPolicy(
   return true
 }
 
-async function ensureChunkInterval(db: Kysely<any>, name: string, ms: number): Promise<void> {
+async function ensureChunkInterval(db: Kysely<Database>, name: string, ms: number): Promise<void> {
   // Applies to chunks created from now on; existing chunks keep their size.
   await sql`SELECT set_chunk_time_interval(${name}, ${toSqlInterval(ms)}::interval)`.execute(db)
 }
@@ -86,7 +89,7 @@ async function ensureChunkInterval(db: Kysely<any>, name: string, ms: number): P
  * policies keep the seed's cadence: hourly every hour with a 1-hour lag, daily every day with a
  * 1-day lag; only how far back they reach is configuration.
  */
-export async function applyStoragePolicies(db: Kysely<any>, config: RetentionConfig): Promise<string[]> {
+export async function applyStoragePolicies(db: Kysely<Database>, config: RetentionConfig): Promise<string[]> {
   assertRetentionConfig(config)
   return db.transaction().execute(async (tx) => {
     const changed: string[] = []
@@ -96,7 +99,10 @@ export async function applyStoragePolicies(db: Kysely<any>, config: RetentionCon
     await ensureChunkInterval(tx, DAILY_AGGREGATE, config.dailyChunkIntervalMs)
     note(await ensureCompression(tx, HYPERTABLE, config.rawCompressAfterMs), `${HYPERTABLE} compression`)
     note(await ensureRetention(tx, HYPERTABLE, config.rawRetentionMs), `${HYPERTABLE} retention`)
-    note(await ensureRetention(tx, HOURLY_AGGREGATE, config.hourlyRetentionMs), `${HOURLY_AGGREGATE} retention`)
+    note(
+      await ensureRetention(tx, HOURLY_AGGREGATE, config.hourlyRetentionMs),
+      `${HOURLY_AGGREGATE} retention`,
+    )
     note(await ensureRetention(tx, DAILY_AGGREGATE, config.dailyRetentionMs), `${DAILY_AGGREGATE} retention`)
     note(
       await ensureRefreshPolicy(tx, HOURLY_AGGREGATE, config.hourlyRefreshWindowMs, HOUR_MS, HOUR_MS),

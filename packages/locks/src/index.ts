@@ -1,1 +1,3 @@
-export {}
+export * from './in-process-lock-service.ts'
+export * from './lock-service.ts'
+export * from './redis-lock-service.ts'

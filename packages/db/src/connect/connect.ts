@@ -11,7 +11,9 @@ export type ConnectOptions =
 /** The one way every app connects: a pg pool to a real server, or the embedded TimescaleDB. */
 export async function connectDatabase(options: ConnectOptions): Promise<TrackerDatabase> {
   const { mode, ...rest } = options
-  return mode === 'postgres' ? connectPostgres(rest as PostgresOptions) : connectEmbedded(rest as EmbeddedOptions)
+  return mode === 'postgres'
+    ? connectPostgres(rest as PostgresOptions)
+    : connectEmbedded(rest as EmbeddedOptions)
 }
 
 const positiveInt = (name: string) =>

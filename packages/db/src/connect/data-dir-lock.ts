@@ -25,6 +25,11 @@ function isAlive(pid: number): boolean {
   }
 }
 
+// Directories this process holds: a second open from the same process is refused too, while a lock
+// file naming our own pid but not held here is a leftover of an earlier process (pids repeat, e.g.
+// pid 1 in containers) and is taken over.
+const heldHere = new Set<string>()
+
 /**
  * The embedded engine is one process's files: a second process opening them would corrupt them.
  * A lock file holds the owner's pid; a lock left by a dead process is taken over.
@@ -32,12 +37,17 @@ function isAlive(pid: number): boolean {
 export function lockDataDir(dataDir: string): () => void {
   mkdirSync(dataDir, { recursive: true })
   const path = join(dataDir, 'tracker.lock')
+  if (heldHere.has(path)) throw new DataDirInUseError(dataDir, process.pid)
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       const fd = openSync(path, 'wx')
       writeSync(fd, String(process.pid))
       closeSync(fd)
-      return () => rmSync(path, { force: true })
+      heldHere.add(path)
+      return () => {
+        heldHere.delete(path)
+        rmSync(path, { force: true })
+      }
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
       const pid = Number(readFileSync(path, 'utf8').trim())

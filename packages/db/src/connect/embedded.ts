@@ -46,6 +46,9 @@ export async function connectEmbedded(options: EmbeddedOptions = {}): Promise<Em
       parsers: textParsers,
     })
     await engine.exec('CREATE EXTENSION IF NOT EXISTS timescaledb')
+    // A reopened data directory does not load the extension's library until something calls into it,
+    // so until then inserts bypass hypertable routing and TSL functions report a license error.
+    await engine.exec("LOAD 'timescaledb'")
   } catch (error) {
     unlock()
     throw error

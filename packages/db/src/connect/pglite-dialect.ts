@@ -11,7 +11,7 @@ import {
   type QueryResult,
   type TransactionSettings,
 } from 'kysely'
-import { Mutex } from './mutex.ts'
+import type { Mutex } from './mutex.ts'
 
 export class EmbeddedStreamingUnsupportedError extends Error {
   readonly code = 'EMBEDDED_STREAMING_UNSUPPORTED'
@@ -104,6 +104,7 @@ export class PGliteDialect implements Dialect {
   createQueryCompiler() {
     return new PostgresQueryCompiler()
   }
+  // biome-ignore lint/suspicious/noExplicitAny: the Dialect interface's own signature
   createIntrospector(db: Kysely<any>) {
     return new PostgresIntrospector(db)
   }

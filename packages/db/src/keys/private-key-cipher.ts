@@ -58,7 +58,9 @@ export class PrivateKeyCipher {
   open(sealed: Uint8Array, hashedAdvKey: string): Buffer {
     const data = Buffer.from(sealed)
     if (data.length <= 1 + IV_BYTES + TAG_BYTES || data[0] !== VERSION) {
-      throw new PrivateKeyDecryptionError(`the stored private key of ${hashedAdvKey} is not in a known format`)
+      throw new PrivateKeyDecryptionError(
+        `the stored private key of ${hashedAdvKey} is not in a known format`,
+      )
     }
     const iv = data.subarray(1, 1 + IV_BYTES)
     const tag = data.subarray(1 + IV_BYTES, 1 + IV_BYTES + TAG_BYTES)

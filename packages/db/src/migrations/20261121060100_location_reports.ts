@@ -24,7 +24,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`SELECT create_hypertable('location_reports', 'timestamp', chunk_time_interval => INTERVAL '1 day')`.execute(
     db,
   )
-  await sql`CREATE INDEX location_reports_tracker_time ON location_reports (tracker_id, "timestamp" DESC)`.execute(db)
+  await sql`CREATE INDEX location_reports_tracker_time ON location_reports (tracker_id, "timestamp" DESC)`.execute(
+    db,
+  )
 
   await sql`
     ALTER TABLE location_reports SET (

@@ -34,8 +34,12 @@ export async function up(db: Kysely<any>): Promise<void> {
     WITH (timescaledb.continuous, timescaledb.materialized_only = false, timescaledb.chunk_interval = '7 days')
     AS ${aggregateQuery('1 day')}
     WITH NO DATA`.execute(db)
-  await sql`CREATE INDEX location_history_hourly_tracker ON location_history_hourly (tracker_id, bucket DESC)`.execute(db)
-  await sql`CREATE INDEX location_history_daily_tracker ON location_history_daily (tracker_id, bucket DESC)`.execute(db)
+  await sql`CREATE INDEX location_history_hourly_tracker ON location_history_hourly (tracker_id, bucket DESC)`.execute(
+    db,
+  )
+  await sql`CREATE INDEX location_history_daily_tracker ON location_history_daily (tracker_id, bucket DESC)`.execute(
+    db,
+  )
 
   // The seed: hourly refreshed every hour with a 1-hour lag, daily every day with a 1-day lag.
   await sql`

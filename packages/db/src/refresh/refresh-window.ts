@@ -1,4 +1,9 @@
-import { DAILY_BUCKET_MS, HOURLY_BUCKET_MS, oldestSafeRefreshStart, type RetentionConfig } from '../config/retention.ts'
+import {
+  DAILY_BUCKET_MS,
+  HOURLY_BUCKET_MS,
+  oldestSafeRefreshStart,
+  type RetentionConfig,
+} from '../config/retention.ts'
 import { type AggregateName, DAILY_AGGREGATE, HOURLY_AGGREGATE } from '../storage-policies.ts'
 
 export interface TimeWindow {
@@ -36,7 +41,11 @@ export function clipRefreshWindow(
 }
 
 /** The periodic refresh window of an aggregate: its configured reach back from now, to now. */
-export function periodicRefreshWindow(config: RetentionConfig, aggregate: AggregateName, now: Date): TimeWindow {
+export function periodicRefreshWindow(
+  config: RetentionConfig,
+  aggregate: AggregateName,
+  now: Date,
+): TimeWindow {
   const reach = aggregate === HOURLY_AGGREGATE ? config.hourlyRefreshWindowMs : config.dailyRefreshWindowMs
   return clipRefreshWindow(config, aggregate, { from: new Date(now.getTime() - reach), to: now }, now)!
 }

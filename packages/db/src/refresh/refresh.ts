@@ -55,7 +55,10 @@ export async function refreshLocationHistory(
  * The end of an aggregate's materialized range: buckets below it are served from materialized rows
  * (late reports there stay invisible until refreshed), above it from raw rows in real time.
  */
-export async function aggregateWatermark(db: Kysely<Database>, aggregate: AggregateName): Promise<Date | null> {
+export async function aggregateWatermark(
+  db: Kysely<Database>,
+  aggregate: AggregateName,
+): Promise<Date | null> {
   const { rows } = await sql<{ watermark: Date | null }>`
     SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(ca.mat_hypertable_id)) AS watermark
       FROM _timescaledb_catalog.continuous_agg ca

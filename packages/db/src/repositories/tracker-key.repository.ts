@@ -64,7 +64,11 @@ export async function addTrackerKeys(
 }
 
 /** Removes a key; reports it already delivered keep their tracker. */
-export async function removeTrackerKey(db: Kysely<Database>, trackerId: string, hashedAdvKey: string): Promise<void> {
+export async function removeTrackerKey(
+  db: Kysely<Database>,
+  trackerId: string,
+  hashedAdvKey: string,
+): Promise<void> {
   const result = await db
     .deleteFrom('tracker_keys')
     .where('tracker_id', '=', trackerId)
@@ -74,7 +78,10 @@ export async function removeTrackerKey(db: Kysely<Database>, trackerId: string, 
 }
 
 /** Hashed ids of the keys of each tracker, one query, in input order (loaders). */
-export async function hashedKeysOfTrackers(db: Kysely<Database>, trackerIds: readonly string[]): Promise<string[][]> {
+export async function hashedKeysOfTrackers(
+  db: Kysely<Database>,
+  trackerIds: readonly string[],
+): Promise<string[][]> {
   if (trackerIds.length === 0) return []
   const rows = await db
     .selectFrom('tracker_keys')
@@ -117,7 +124,15 @@ export function openTrackerKey(cipher: PrivateKeyCipher, key: TrackerKey): Opene
  * Fails at start when the configured cipher cannot open the stored keys (a wrong KEY_ENCRYPTION_KEY),
  * instead of every import silently skipping every key.
  */
-export async function verifyCipherOpensStoredKeys(db: Kysely<Database>, cipher: PrivateKeyCipher): Promise<void> {
-  const sample = await db.selectFrom('tracker_keys').selectAll().orderBy('created_at').limit(1).executeTakeFirst()
+export async function verifyCipherOpensStoredKeys(
+  db: Kysely<Database>,
+  cipher: PrivateKeyCipher,
+): Promise<void> {
+  const sample = await db
+    .selectFrom('tracker_keys')
+    .selectAll()
+    .orderBy('created_at')
+    .limit(1)
+    .executeTakeFirst()
   if (sample) cipher.open(sample.private_key_encrypted, sample.hashed_adv_key)
 }

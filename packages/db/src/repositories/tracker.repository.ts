@@ -32,9 +32,16 @@ export async function getTracker(db: Kysely<Database>, id: string): Promise<Trac
 }
 
 /** One query for many ids; results in input order, undefined where an id does not exist (loaders). */
-export async function findTrackersByIds(db: Kysely<Database>, ids: readonly string[]): Promise<(Tracker | undefined)[]> {
+export async function findTrackersByIds(
+  db: Kysely<Database>,
+  ids: readonly string[],
+): Promise<(Tracker | undefined)[]> {
   if (ids.length === 0) return []
-  const rows = await db.selectFrom('trackers').selectAll().where('id', 'in', [...new Set(ids)]).execute()
+  const rows = await db
+    .selectFrom('trackers')
+    .selectAll()
+    .where('id', 'in', [...new Set(ids)])
+    .execute()
   const byId = new Map(rows.map((row) => [row.id, row]))
   return ids.map((id) => byId.get(id))
 }

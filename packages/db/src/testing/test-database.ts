@@ -27,7 +27,9 @@ export interface TestDatabase extends TrackerDatabase {
  * the TEST_DATABASE_URL server and dropped again on close. Migrated unless `migrate: false`.
  */
 export async function createTestDatabase(options: { migrate?: boolean } = {}): Promise<TestDatabase> {
-  const database = testEnv.databaseUrl ? await createServerDatabase(testEnv.databaseUrl) : await createEmbedded()
+  const database = testEnv.databaseUrl
+    ? await createServerDatabase(testEnv.databaseUrl)
+    : await createEmbedded()
   if (options.migrate !== false) await migrateToLatest(database.db)
   return database
 }
@@ -37,7 +39,10 @@ async function createEmbedded(): Promise<TestDatabase> {
   return Object.assign(database, { label: 'embedded' })
 }
 
-export async function createFreshServerDatabase(baseUrl: string, prefix = 'tracker_test'): Promise<{ url: string; drop(): Promise<void> }> {
+export async function createFreshServerDatabase(
+  baseUrl: string,
+  prefix = 'tracker_test',
+): Promise<{ url: string; drop(): Promise<void> }> {
   const name = `${prefix}_${process.pid}_${randomBytes(4).toString('hex')}`
   const admin = new pg.Client({ connectionString: baseUrl })
   await admin.connect()
