@@ -1,4 +1,4 @@
-export { sql } from 'kysely'
+export { type Kysely, sql, type Transaction } from 'kysely'
 export * from './config/duration.ts'
 export * from './config/retention.ts'
 export * from './connect/connect.ts'

@@ -22,19 +22,26 @@ const positiveInt = (name: string) =>
     .int(`${name} must be a whole number`)
     .positive(`${name} must be positive`)
 
+const poolSize = (prefix: string) => positiveInt(`${prefix}_DB_POOL_SIZE`).default(10)
+const statementTimeout = (prefix: string) => positiveInt(`${prefix}_DB_STATEMENT_TIMEOUT_MS`).default(30_000)
+
 /**
  * The database settings of an app's environment. `prefix` names the app's own pool settings
  * (e.g. API_DB_POOL_SIZE), so each app sizes its pool for its own query profile.
  */
-export function databaseEnvSchema(prefix: string) {
+export function databaseEnvSchema<P extends string>(prefix: P) {
+  const perApp = {
+    [`${prefix}_DB_POOL_SIZE`]: poolSize(prefix),
+    [`${prefix}_DB_STATEMENT_TIMEOUT_MS`]: statementTimeout(prefix),
+  } as Record<`${P}_DB_POOL_SIZE`, ReturnType<typeof poolSize>> &
+    Record<`${P}_DB_STATEMENT_TIMEOUT_MS`, ReturnType<typeof statementTimeout>>
   return z.object({
     DATABASE_URL: z
       .string()
       .regex(/^postgres(ql)?:\/\//, 'DATABASE_URL must be a postgres:// or postgresql:// URL')
       .optional(),
     DATA_DIR: z.string().default('.tracker-data'),
-    [`${prefix}_DB_POOL_SIZE`]: positiveInt(`${prefix}_DB_POOL_SIZE`).default(10),
-    [`${prefix}_DB_STATEMENT_TIMEOUT_MS`]: positiveInt(`${prefix}_DB_STATEMENT_TIMEOUT_MS`).default(30_000),
+    ...perApp,
   })
 }
 

@@ -58,43 +58,65 @@ async function listenPostgres(
 ): Promise<NotificationListener> {
   // pg-listen stops reconnecting after `retryTimeout` (3 s by default) and notifications sent while
   // it is disconnected are lost: retry forever, and let the caller catch up on every (re)connect.
+  // Its reconnect loop ignores close() and also starts when the very first connect fails, so a
+  // closed or never-connected subscriber would reconnect forever and hold a connection for nobody:
+  // `closed` stops the loop (a throwing retryInterval ends it) and drops what it connects.
+  let closed = false
   const subscriber = createSubscriber(
     { connectionString: options.url, application_name: `${options.applicationName ?? 'tracker'}-listener` },
     {
       retryLimit: Number.POSITIVE_INFINITY,
       retryTimeout: Number.POSITIVE_INFINITY,
-      retryInterval: (attempt: number) => Math.min(500 * 2 ** attempt, 10_000),
+      retryInterval: (attempt: number) => {
+        if (closed) throw new Error('notification listener closed')
+        return Math.min(500 * 2 ** attempt, 10_000)
+      },
       paranoidChecking: 10_000,
       parse: (payload: string) => payload,
     },
   )
   let connectedOnce = false
   subscriber.events.on('connected', () => {
+    if (closed) {
+      void subscriber.close().catch(() => {})
+      return
+    }
     const reconnect = connectedOnce
     connectedOnce = true
     if (reconnect) logger.info({ channel }, 'notification listener reconnected')
     handlers.onConnected?.({ reconnect })
   })
-  subscriber.events.on('reconnect', (attempt: number) =>
-    logger.warn({ channel, attempt }, 'notification listener reconnecting'),
-  )
+  subscriber.events.on('reconnect', (attempt: number) => {
+    if (closed) return
+    logger.warn({ channel, attempt }, 'notification listener reconnecting')
+    if (attempt === 1) handlers.onDisconnected?.()
+  })
   subscriber.events.on('error', (error: Error) => {
+    if (closed) return
     logger.error({ err: error, channel }, 'notification listener error')
     handlers.onError?.(error)
   })
   subscriber.notifications.on(channel, (payload: unknown) =>
     handlers.onNotification(typeof payload === 'string' ? payload : ''),
   )
-  await subscriber.connect()
-  await subscriber.listenTo(channel)
+  try {
+    await subscriber.connect()
+    await subscriber.listenTo(channel)
+  } catch (error) {
+    closed = true
+    await subscriber.close().catch(() => {})
+    throw error
+  }
   return {
     async close() {
+      if (closed) return
+      closed = true
       try {
         await subscriber.unlisten(channel)
       } catch {
         // The connection may already be gone; closing is what matters.
       }
-      await subscriber.close()
+      await subscriber.close().catch(() => {})
     },
   }
 }

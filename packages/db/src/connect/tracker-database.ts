@@ -7,6 +7,8 @@ export interface ListenHandlers {
   onNotification(payload: string): void
   /** Called on the first connect and after every reconnect: notifications sent meanwhile are lost, catch up. */
   onConnected?(event: { reconnect: boolean }): void
+  /** Called when the connection is lost; reconnection is under way (health checks report it). */
+  onDisconnected?(): void
   onError?(error: Error): void
 }
 

@@ -10,7 +10,7 @@ export async function createTrackerWithKeys(
   cipher: PrivateKeyCipher,
   input: { name: string; keys: PlainTrackerKey[] },
 ): Promise<Tracker> {
-  return db.transaction().execute(async (tx) => {
+  const create = async (tx: Kysely<Database>) => {
     const tracker = await tx
       .insertInto('trackers')
       .values({ name: input.name.trim() })
@@ -18,7 +18,9 @@ export async function createTrackerWithKeys(
       .executeTakeFirstOrThrow()
     await insertTrackerKeys(tx, cipher, tracker.id, input.keys)
     return tracker
-  })
+  }
+  // Joins the caller's transaction when given one (e.g. importing a file of several trackers).
+  return db.isTransaction ? create(db) : db.transaction().execute(create)
 }
 
 export async function findTracker(db: Kysely<Database>, id: string): Promise<Tracker | undefined> {
