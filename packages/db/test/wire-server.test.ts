@@ -1,0 +1,99 @@
+import { execFile, execFileSync } from 'node:child_process'
+import { promisify } from 'node:util'
+import pg from 'pg'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  connectEmbedded,
+  type EmbeddedDatabase,
+  migrateToLatest,
+  serveWireProtocol,
+  type WireServer,
+} from '../src/index.ts'
+import { insertTracker } from '../src/testing/index.ts'
+
+// Embedded-only: the Postgres wire protocol served by the embedded engine.
+let database: EmbeddedDatabase
+let server: WireServer
+let trackerId: string
+beforeAll(async () => {
+  database = await connectEmbedded()
+  await migrateToLatest(database.db)
+  trackerId = (await insertTracker(database.db, { name: 'wire' })).id
+  server = await serveWireProtocol(database, { port: 0 })
+})
+afterAll(async () => {
+  await server?.close()
+  await database?.close()
+})
+
+const hasPsql = (() => {
+  try {
+    execFileSync('psql', ['--version'])
+    return true
+  } catch {
+    return false
+  }
+})()
+
+describe('the embedded engine over the Postgres wire protocol', () => {
+  it('answers a node-postgres client (extended protocol, parameters) with the apps data', async () => {
+    const client = new pg.Client({
+      host: server.host,
+      port: server.port,
+      user: 'postgres',
+      database: 'postgres',
+    })
+    await client.connect()
+    try {
+      const byId = await client.query('SELECT name FROM trackers WHERE id = $1', [trackerId])
+      expect(byId.rows).toEqual([{ name: 'wire' }])
+      const ts = await client.query("SELECT extversion FROM pg_extension WHERE extname = 'timescaledb'")
+      expect(ts.rows[0].extversion).toMatch(/^2\./)
+      await expect(client.query('SELECT * FROM no_such_table')).rejects.toThrow(/does not exist/)
+      // The session survives an error.
+      expect((await client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }])
+    } finally {
+      await client.end()
+    }
+  })
+
+  it.runIf(hasPsql)(
+    'answers psql (simple protocol), e.g. the seed troubleshooting query (skipped where no psql is installed)',
+    async () => {
+      // Asynchronously: the server answers from this very process.
+      const { stdout: out } = await promisify(execFile)(
+        'psql',
+        [
+          '-h',
+          server.host,
+          '-p',
+          String(server.port),
+          '-U',
+          'postgres',
+          '-At',
+          '-c',
+          "SELECT pg_notify('refresh_location_history', 'test'); SELECT count(*) FROM trackers",
+        ],
+        { encoding: 'utf8', env: { ...process.env, PGCONNECT_TIMEOUT: '5' } },
+      )
+      expect(out.trim().split('\n').at(-1)).toBe('1')
+    },
+  )
+
+  it('the apps keep working while a wire client is connected', async () => {
+    const client = new pg.Client({ host: server.host, port: server.port, user: 'postgres' })
+    await client.connect()
+    try {
+      const [viaWire, viaApp] = await Promise.all([
+        client.query('SELECT count(*)::int AS n FROM trackers'),
+        database.db
+          .selectFrom('trackers')
+          .select((eb) => eb.fn.countAll<number>().as('n'))
+          .executeTakeFirstOrThrow(),
+      ])
+      expect(viaWire.rows[0].n).toBe(viaApp.n)
+    } finally {
+      await client.end()
+    }
+  })
+})
