@@ -1,2 +1,7 @@
-// The importer app: wired in its own issue. Kept as a real package so build, typecheck and test cover it.
-export {}
+export { describeConfig, type ImporterConfig, ImporterConfigError, parseImporterEnv } from './env.ts'
+export { ImporterMetrics } from './http/importer-metrics.ts'
+export { type ImporterDependencies, type RunningImporter, startImporter } from './importer.ts'
+export { latestRuns } from './run/import-run.repository.ts'
+export { insertReports, type StorableReport } from './run/report-writer.ts'
+export { type ImportOutcome, type ImportResult, type ReportSource, runImport } from './run/run-import.ts'
+export { addTracker, importKeyFile, listTrackers } from './trackers/tracker-commands.ts'

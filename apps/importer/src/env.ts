@@ -1,0 +1,189 @@
+import {
+  connectOptionsFromEnv,
+  databaseEnvSchema,
+  parseDuration,
+  type RetentionConfig,
+  redactUrl,
+  retentionConfigFromEnv,
+  safeLateHorizonMs,
+} from '@tracker/db'
+import { Cron } from 'croner'
+import { z } from 'zod'
+
+const duration = (name: string, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      try {
+        return parseDuration(value)
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', message: `${name}: ${(error as Error).message}` })
+        return z.NEVER
+      }
+    })
+
+const positiveInt = (name: string, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a number` })
+    .int(`${name} must be a whole number`)
+    .positive(`${name} must be positive`)
+    .default(fallback)
+
+const bool = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
+    .default(fallback ? 'true' : 'false')
+    .transform((v) => v === 'true' || v === '1' || v === 'yes')
+
+const schema = databaseEnvSchema('IMPORTER').extend({
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
+    .optional(),
+  KEY_ENCRYPTION_KEY: z.string().optional(),
+  REPORT_ENDPOINT_URL: z
+    .url({ error: 'REPORT_ENDPOINT_URL must be the http(s) URL of the report endpoint' })
+    .optional(),
+  REPORT_ENDPOINT_USERNAME: z.string().optional(),
+  REPORT_ENDPOINT_PASSWORD: z.string().optional(),
+  REPORT_ENDPOINT_BATCH_SIZE: positiveInt('REPORT_ENDPOINT_BATCH_SIZE', 5),
+  REPORT_ENDPOINT_TIMEOUT: duration('REPORT_ENDPOINT_TIMEOUT', '60 seconds'),
+  REPORT_ENDPOINT_MAX_ATTEMPTS: positiveInt('REPORT_ENDPOINT_MAX_ATTEMPTS', 4),
+  REPORT_ENDPOINT_BACKOFF: duration('REPORT_ENDPOINT_BACKOFF', '2 seconds'),
+  // Polling faster than every 15-30 minutes has led to banned accounts; requests are spaced too.
+  REPORT_ENDPOINT_PAUSE: duration('REPORT_ENDPOINT_PAUSE', '2 seconds'),
+  IMPORT_LOOKBACK_DAYS: positiveInt('IMPORT_LOOKBACK_DAYS', 7).refine(
+    (d) => d <= 7,
+    'IMPORT_LOOKBACK_DAYS must be 1..7: the endpoint serves at most 7 days',
+  ),
+  IMPORT_SCHEDULE: z
+    .string()
+    .default('0 */6 * * *')
+    .refine((expr) => {
+      try {
+        new Cron(expr, { paused: true }).stop()
+        return true
+      } catch {
+        return false
+      }
+    }, 'IMPORT_SCHEDULE must be a cron expression, e.g. "0 */6 * * *"'),
+  IMPORT_ON_START: bool(true),
+  IMPORT_INSERT_BATCH_SIZE: positiveInt('IMPORT_INSERT_BATCH_SIZE', 2000).refine(
+    (n) => n <= 10_000,
+    'IMPORT_INSERT_BATCH_SIZE must be at most 10000',
+  ),
+  IMPORT_CLOCK_SKEW: duration('IMPORT_CLOCK_SKEW', '10 minutes'),
+  IMPORT_LOCK_TTL: duration('IMPORT_LOCK_TTL', '2 minutes'),
+  GEOCODER: z.enum(['offline', 'off'], { error: 'GEOCODER must be "offline" or "off"' }).default('offline'),
+  GEOCODER_MAX_DISTANCE_KM: z.coerce
+    .number()
+    .positive('GEOCODER_MAX_DISTANCE_KM must be positive')
+    .default(50),
+  IMPORTER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+})
+
+export interface ImporterConfig {
+  connect: ReturnType<typeof connectOptionsFromEnv>
+  redisUrl: string | undefined
+  keyEncryptionKey: string | undefined
+  endpoint: {
+    url: string | undefined
+    username: string | undefined
+    password: string | undefined
+    batchSize: number
+    timeoutMs: number
+    maxAttempts: number
+    backoffMs: number
+    pauseBetweenRequestsMs: number
+  }
+  lookbackDays: number
+  schedule: string
+  runOnStart: boolean
+  insertBatchSize: number
+  clockSkewMs: number
+  lockTtlMs: number
+  geocoder: 'offline' | 'off'
+  geocoderMaxDistanceKm: number
+  httpPort: number
+  logLevel: string
+  retention: RetentionConfig
+}
+
+export class ImporterConfigError extends Error {
+  readonly code = 'INVALID_CONFIG'
+}
+
+/** The importer's one reader of the environment: parsed once, bad values named. */
+export function parseImporterEnv(env: Record<string, string | undefined>): ImporterConfig {
+  const parsed = schema.safeParse(env)
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map(
+      (issue) => `  - ${issue.path.join('.') || 'env'}: ${issue.message}`,
+    )
+    throw new ImporterConfigError(`Invalid importer configuration:\n${problems.join('\n')}`)
+  }
+  const e = parsed.data
+  let retention: RetentionConfig
+  try {
+    retention = retentionConfigFromEnv(env)
+  } catch (error) {
+    throw new ImporterConfigError((error as Error).message)
+  }
+  // Every report the endpoint can still hand out must be storable without corrupting the daily tier.
+  const horizonDays = safeLateHorizonMs(retention) / 86_400_000
+  if (e.IMPORT_LOOKBACK_DAYS > horizonDays) {
+    throw new ImporterConfigError(
+      `IMPORT_LOOKBACK_DAYS=${e.IMPORT_LOOKBACK_DAYS} reaches beyond the safe late horizon of ${horizonDays} days ` +
+        'that RAW_RETENTION allows: raise RAW_RETENTION or shorten the lookback.',
+    )
+  }
+  return {
+    connect: connectOptionsFromEnv(e, 'IMPORTER'),
+    redisUrl: e.REDIS_URL,
+    keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
+    endpoint: {
+      url: e.REPORT_ENDPOINT_URL,
+      username: e.REPORT_ENDPOINT_USERNAME,
+      password: e.REPORT_ENDPOINT_PASSWORD,
+      batchSize: e.REPORT_ENDPOINT_BATCH_SIZE,
+      timeoutMs: e.REPORT_ENDPOINT_TIMEOUT,
+      maxAttempts: e.REPORT_ENDPOINT_MAX_ATTEMPTS,
+      backoffMs: e.REPORT_ENDPOINT_BACKOFF,
+      pauseBetweenRequestsMs: e.REPORT_ENDPOINT_PAUSE,
+    },
+    lookbackDays: e.IMPORT_LOOKBACK_DAYS,
+    schedule: e.IMPORT_SCHEDULE,
+    runOnStart: e.IMPORT_ON_START,
+    insertBatchSize: e.IMPORT_INSERT_BATCH_SIZE,
+    clockSkewMs: e.IMPORT_CLOCK_SKEW,
+    lockTtlMs: e.IMPORT_LOCK_TTL,
+    geocoder: e.GEOCODER,
+    geocoderMaxDistanceKm: e.GEOCODER_MAX_DISTANCE_KM,
+    httpPort: e.IMPORTER_HTTP_PORT,
+    logLevel: e.LOG_LEVEL,
+    retention,
+  }
+}
+
+/** The configuration as it may be logged: no secrets. */
+export function describeConfig(config: ImporterConfig): Record<string, unknown> {
+  return {
+    database: config.connect.mode === 'postgres' ? 'postgres' : `embedded (${config.connect.dataDir})`,
+    redis: config.redisUrl ? 'configured' : 'none (in-process lock)',
+    keyEncryptionKey: config.keyEncryptionKey ? 'set' : 'missing',
+    endpoint: config.endpoint.url
+      ? {
+          ...config.endpoint,
+          url: redactUrl(config.endpoint.url),
+          password: config.endpoint.password ? '***' : undefined,
+        }
+      : 'not configured',
+    lookbackDays: config.lookbackDays,
+    schedule: config.schedule,
+    runOnStart: config.runOnStart,
+    insertBatchSize: config.insertBatchSize,
+    geocoder: config.geocoder,
+  }
+}

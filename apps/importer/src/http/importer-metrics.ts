@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { ImportResult } from '../run/run-import.ts'
+
+/** Prometheus metrics of the importer, on its own registry (apps may share one process). */
+export class ImporterMetrics {
+  readonly registry = new Registry()
+  readonly #runs = new Counter({
+    name: 'tracker_import_runs_total',
+    help: 'Import runs by outcome',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
+  readonly #reports = new Counter({
+    name: 'tracker_import_reports_total',
+    help: 'Reports handled by import runs, by fate (inserted, duplicate, rejected_<reason>)',
+    labelNames: ['fate'] as const,
+    registers: [this.registry],
+  })
+  readonly #duration = new Histogram({
+    name: 'tracker_import_run_duration_seconds',
+    help: 'Duration of import runs',
+    buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
+    registers: [this.registry],
+  })
+  readonly #lastSuccess = new Gauge({
+    name: 'tracker_import_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful import run',
+    registers: [this.registry],
+  })
+
+  recordRun(result: ImportResult): void {
+    this.#runs.inc({ outcome: result.outcome })
+    if (result.outcome === 'skipped_locked') return
+    this.#duration.observe(result.durationMs / 1000)
+    if (result.outcome === 'succeeded') this.#lastSuccess.set(Date.now() / 1000)
+    const totals = result.totals
+    if (!totals) return
+    this.#reports.inc({ fate: 'inserted' }, totals.reportsInserted)
+    this.#reports.inc({ fate: 'duplicate' }, totals.reportsDuplicate)
+    for (const [reason, n] of Object.entries(totals.rejected))
+      this.#reports.inc({ fate: `rejected_${reason}` }, n)
+  }
+}

@@ -1,0 +1,159 @@
+import { parseArgs } from 'node:util'
+import { connectDatabase, PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
+import pino, { type Logger } from 'pino'
+import { type ImporterConfig, parseImporterEnv } from './env.ts'
+import { startImporter } from './importer.ts'
+import type { ImportOutcome } from './run/run-import.ts'
+import { addTracker, deactivateTracker, importKeyFile, listTrackers } from './trackers/tracker-commands.ts'
+
+const USAGE = `Tracker importer: fetches Find My reports, decrypts, geocodes and stores them.
+
+Usage:
+  main.ts                         run on the schedule (IMPORT_SCHEDULE, default every 6 hours), first run at start
+  main.ts --once                  run one import and exit: 0 succeeded (or another run holds the lock),
+                                  2 partial (some endpoint batches failed), 1 failed or interrupted
+  main.ts trackers list [--json]  list trackers and their hashed key ids (never private keys)
+  main.ts trackers add --name NAME --key BASE64 [--key BASE64 ...]
+  main.ts trackers import FILE [--name NAME]
+                                  macless-haystack / OpenHaystack accessories JSON, FindMy.py keypair
+                                  JSON, .keys files or a bare base64 key
+  main.ts trackers deactivate ID  stop importing a tracker (its history stays)
+  main.ts --help
+
+Configuration comes from the environment: see apps/importer/README.md.`
+
+export const EXIT_CODES: Record<ImportOutcome, number> = {
+  succeeded: 0,
+  skipped_locked: 0,
+  partial: 2,
+  failed: 1,
+  interrupted: 1,
+}
+
+function makeLocks(config: ImporterConfig, logger: Logger): LockService {
+  return config.redisUrl
+    ? new RedisLockService({ redis: config.redisUrl, logger })
+    : new InProcessLockService()
+}
+
+async function withDatabase<T>(
+  config: ImporterConfig,
+  logger: Logger,
+  fn: (db: TrackerDatabase) => Promise<T>,
+): Promise<T> {
+  const database = await connectDatabase({ ...config.connect, logger })
+  try {
+    return await fn(database)
+  } finally {
+    await database.close()
+  }
+}
+
+async function trackersCommand(args: string[], config: ImporterConfig, logger: Logger): Promise<number> {
+  const [action, ...rest] = args
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: { name: { type: 'string' }, key: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    allowPositionals: true,
+  })
+  return withDatabase(config, logger, async (database) => {
+    switch (action) {
+      case 'list': {
+        const trackers = await listTrackers(database)
+        if (values.json) console.log(JSON.stringify(trackers, null, 2))
+        else if (trackers.length === 0)
+          console.log('no trackers yet: add one with "trackers add" or "trackers import"')
+        else console.table(trackers.map((t) => ({ ...t, keys: t.keys.length })))
+        return 0
+      }
+      case 'add': {
+        if (!values.name) throw new Error('trackers add needs --name')
+        const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey)
+        const tracker = await addTracker(database, cipher, values.name, values.key ?? [])
+        console.log(`added tracker ${tracker.id} (${tracker.name}) with ${values.key?.length ?? 0} key(s)`)
+        return 0
+      }
+      case 'import': {
+        const file = positionals[0]
+        if (!file) throw new Error('trackers import needs a FILE')
+        const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey)
+        const created = await importKeyFile(database, cipher, file, values.name)
+        for (const tracker of created) console.log(`added tracker ${tracker.id} (${tracker.name})`)
+        return 0
+      }
+      case 'deactivate': {
+        const id = positionals[0]
+        if (!id) throw new Error('trackers deactivate needs a tracker ID')
+        const tracker = await deactivateTracker(database.db, id)
+        console.log(`deactivated tracker ${tracker.id} (${tracker.name}); its history is kept`)
+        return 0
+      }
+      default:
+        throw new Error(`unknown trackers command "${action ?? ''}": use list, add, import or deactivate`)
+    }
+  })
+}
+
+/** Runs the importer until SIGTERM/SIGINT; the run in flight finishes its current batch first. */
+async function serve(config: ImporterConfig, logger: Logger): Promise<number> {
+  const database = await connectDatabase({ ...config.connect, logger })
+  const locks = makeLocks(config, logger)
+  const importer = await startImporter({ database, locks, logger, config }).catch(async (error) => {
+    await locks.close()
+    await database.close()
+    throw error
+  })
+  await new Promise<void>((resolve) => {
+    const onSignal = (signal: string) => {
+      logger.info({ signal }, 'shutting down')
+      resolve()
+    }
+    process.once('SIGTERM', onSignal)
+    process.once('SIGINT', onSignal)
+  })
+  await importer.stop()
+  await locks.close()
+  await database.close()
+  return 0
+}
+
+async function once(config: ImporterConfig, logger: Logger): Promise<number> {
+  const database = await connectDatabase({ ...config.connect, logger })
+  const locks = makeLocks(config, logger)
+  try {
+    const importer = await startImporter({ database, locks, logger, config, http: false, schedule: false })
+    const stopOnSignal = () => void importer.stop()
+    process.once('SIGTERM', stopOnSignal)
+    process.once('SIGINT', stopOnSignal)
+    const result = await importer.runNow('once')
+    await importer.stop()
+    return EXIT_CODES[result.outcome]
+  } finally {
+    await locks.close()
+    await database.close()
+  }
+}
+
+export async function main(argv: string[], env: Record<string, string | undefined>): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    console.log(USAGE)
+    return 0
+  }
+  const config = parseImporterEnv(env)
+  const logger = pino({ level: config.logLevel, base: { app: 'importer' } })
+  if (argv[0] === 'trackers') return trackersCommand(argv.slice(1), config, logger)
+  if (argv.includes('--once')) return once(config, logger)
+  if (argv.length > 0) throw new Error(`unknown arguments: ${argv.join(' ')} (see --help)`)
+  return serve(config, logger)
+}
+
+if (import.meta.main) {
+  main(process.argv.slice(2), process.env).then(
+    (code) => process.exit(code),
+    (error) => {
+      process.stderr.write(`error: ${(error as Error).message}\n`)
+      process.exit(1)
+    },
+  )
+}

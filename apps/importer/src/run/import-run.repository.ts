@@ -1,0 +1,106 @@
+import type {
+  Database,
+  ImportRun,
+  ImportRunStatus,
+  ImportRunTrigger,
+  Kysely,
+  RejectedCounts,
+  SourceError,
+} from '@tracker/db'
+
+/** The ledger of import runs (table import_runs): written at the start of a run and at its end. */
+export interface RunTotals {
+  trackers: number
+  keys: number
+  reportsFetched: number
+  reportsInserted: number
+  reportsDuplicate: number
+  rejected: RejectedCounts
+  sourceErrors: SourceError[]
+  windowFrom: Date | null
+  windowTo: Date | null
+}
+
+/**
+ * Runs left 'running' by a process that died. Only called while holding the import lock, so no
+ * other run can be alive: every 'running' row belongs to a dead one.
+ */
+export async function markInterruptedRuns(db: Kysely<Database>, byRunId: string): Promise<string[]> {
+  const rows = await db
+    .updateTable('import_runs')
+    .set({
+      status: 'interrupted',
+      finished_at: new Date(),
+      error: `interrupted: found unfinished by run ${byRunId}`,
+    })
+    .where('status', '=', 'running')
+    .where('id', '!=', byRunId)
+    .returning('id')
+    .execute()
+  return rows.map((row) => row.id)
+}
+
+export async function startRun(
+  db: Kysely<Database>,
+  input: { owner: string; trigger: ImportRunTrigger; lookbackDays: number },
+): Promise<ImportRun> {
+  return db
+    .insertInto('import_runs')
+    .values({
+      owner: input.owner,
+      trigger: input.trigger,
+      lookback_days: input.lookbackDays,
+      rejected: '{}',
+      source_errors: '[]',
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+/** Progress so far, so a run that dies half way still shows what it had done. */
+export async function recordProgress(db: Kysely<Database>, runId: string, totals: RunTotals): Promise<void> {
+  await db
+    .updateTable('import_runs')
+    .set({ ...totalsColumns(totals), heartbeat_at: new Date() })
+    .where('id', '=', runId)
+    .execute()
+}
+
+export async function finishRun(
+  db: Kysely<Database>,
+  runId: string,
+  status: Exclude<ImportRunStatus, 'running'>,
+  totals: RunTotals,
+  error: string | null,
+): Promise<ImportRun> {
+  return db
+    .updateTable('import_runs')
+    .set({ ...totalsColumns(totals), status, error, finished_at: new Date(), heartbeat_at: new Date() })
+    .where('id', '=', runId)
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+function totalsColumns(totals: RunTotals) {
+  return {
+    trackers: totals.trackers,
+    keys: totals.keys,
+    reports_fetched: totals.reportsFetched,
+    reports_inserted: totals.reportsInserted,
+    reports_duplicate: totals.reportsDuplicate,
+    rejected: JSON.stringify(totals.rejected),
+    source_errors: JSON.stringify(totals.sourceErrors),
+    window_from: totals.windowFrom,
+    window_to: totals.windowTo,
+  }
+}
+
+export async function latestRuns(db: Kysely<Database>, limit: number): Promise<ImportRun[]> {
+  return db
+    .selectFrom('import_runs')
+    .selectAll()
+    .orderBy('started_at', 'desc')
+    .orderBy('id')
+    .limit(limit)
+    .execute()
+}

@@ -1,0 +1,88 @@
+import { type Database, type Kysely, sql } from '@tracker/db'
+
+/** A report ready to store: decrypted, validated, geocoded. */
+export interface StorableReport {
+  hashedAdvKey: string
+  trackerId: string
+  timestamp: Date
+  latitude: number
+  longitude: number
+  horizontalAccuracy: number
+  confidence: number
+  status: number
+  nearestCity: string | null
+  publishedAt: Date | null
+}
+
+/**
+ * Inserts one batch in one statement (and so one transaction): `unnest` keeps it to ten bind
+ * parameters whatever the batch size (multi-row VALUES hits the 65535-parameter limit), and
+ * ON CONFLICT DO NOTHING makes a report already stored a duplicate, not an error, also inside
+ * compressed chunks. Returns how many rows were new.
+ */
+export async function insertReports(
+  db: Kysely<Database>,
+  reports: readonly StorableReport[],
+): Promise<number> {
+  if (reports.length === 0) return 0
+  const column = <T>(pick: (r: StorableReport) => T) => reports.map(pick)
+  const result = await sql`
+    INSERT INTO location_reports
+      (hashed_adv_key, "timestamp", tracker_id, latitude, longitude, horizontal_accuracy, confidence, status, nearest_city, published_at)
+    SELECT * FROM unnest(
+      ${column((r) => r.hashedAdvKey)}::text[],
+      ${column((r) => r.timestamp.toISOString())}::timestamptz[],
+      ${column((r) => r.trackerId)}::uuid[],
+      ${column((r) => r.latitude)}::float8[],
+      ${column((r) => r.longitude)}::float8[],
+      ${column((r) => r.horizontalAccuracy)}::int4[],
+      ${column((r) => r.confidence)}::int2[],
+      ${column((r) => r.status)}::int2[],
+      ${column((r) => r.nearestCity)}::text[],
+      ${column((r) => r.publishedAt?.toISOString() ?? null)}::timestamptz[])
+    ON CONFLICT DO NOTHING`.execute(db)
+  return Number(result.numAffectedRows ?? 0n)
+}
+
+/**
+ * Which of these (tracker, key, timestamp) triples are already stored, as "key|epoch ms". One
+ * statement; the join follows the primary key (tracker_id, hashed_adv_key, timestamp).
+ */
+export async function knownReports(
+  db: Kysely<Database>,
+  candidates: readonly { trackerId: string; hashedAdvKey: string; timestamp: Date }[],
+): Promise<Set<string>> {
+  if (candidates.length === 0) return new Set()
+  const { rows } = await sql<{ hashed_adv_key: string; timestamp: Date }>`
+    SELECT r.hashed_adv_key, r."timestamp"
+      FROM unnest(
+        ${candidates.map((c) => c.trackerId)}::uuid[],
+        ${candidates.map((c) => c.hashedAdvKey)}::text[],
+        ${candidates.map((c) => c.timestamp.toISOString())}::timestamptz[]) AS c(tracker_id, hashed_adv_key, ts)
+      JOIN location_reports r
+        ON r.tracker_id = c.tracker_id AND r.hashed_adv_key = c.hashed_adv_key AND r."timestamp" = c.ts`.execute(
+    db,
+  )
+  return new Set(rows.map((row) => `${row.hashed_adv_key}|${row.timestamp.getTime()}`))
+}
+
+/**
+ * Tells the refresher which window this run touched, so late reports reach location_history
+ * without waiting for the hourly cycle (the insert trigger also notifies per hour; this is the one
+ * message that covers the whole run).
+ */
+export async function signalRefresh(
+  db: Kysely<Database>,
+  window: { from: Date; to: Date },
+  runId: string,
+): Promise<void> {
+  // `to` is exclusive for the refresher: one millisecond past the newest report keeps its bucket in.
+  const to = new Date(window.to.getTime() + 1)
+  const payload = JSON.stringify({
+    from: window.from.toISOString(),
+    to: to.toISOString(),
+    reason: 'import',
+    runId,
+  })
+  await sql`SELECT pg_notify('refresh_location_history', ${payload})`.execute(db)
+}

@@ -1,0 +1,92 @@
+import { readFile } from 'node:fs/promises'
+import { basename } from 'node:path'
+import {
+  createTrackerWithKeys,
+  deactivateTracker,
+  hashedKeysOfTrackers,
+  listAllTrackers,
+  type PrivateKeyCipher,
+  type Tracker,
+  type TrackerDatabase,
+} from '@tracker/db'
+import { keyPairFromPrivateKey, parseKeyFile } from '@tracker/findmy'
+
+/** What the CLI shows of a tracker: never a private key. */
+export interface TrackerListing {
+  id: string
+  name: string
+  active: boolean
+  keys: string[]
+  lastSeenAt: string | null
+  lastPosition: string | null
+  battery: string | null
+}
+
+export async function addTracker(
+  database: TrackerDatabase,
+  cipher: PrivateKeyCipher,
+  name: string,
+  privateKeys: string[],
+): Promise<Tracker> {
+  if (privateKeys.length === 0) throw new Error('give at least one --key (a base64 private key)')
+  const keys = privateKeys.map((key, i) => {
+    try {
+      const pair = keyPairFromPrivateKey(key)
+      return { hashedAdvKey: pair.hashedAdvKey, privateKey: pair.privateKey }
+    } catch (error) {
+      throw new Error(`--key number ${i + 1} is not a usable private key: ${(error as Error).message}`)
+    }
+  })
+  return createTrackerWithKeys(database.db, cipher, { name, keys })
+}
+
+/**
+ * Imports every tracker of a key file (macless-haystack / OpenHaystack accessories JSON, FindMy.py
+ * keypair JSON, .keys files, a bare key). All or nothing: one bad entry imports none of them.
+ */
+export async function importKeyFile(
+  database: TrackerDatabase,
+  cipher: PrivateKeyCipher,
+  path: string,
+  nameOverride?: string,
+): Promise<Tracker[]> {
+  const content = await readFile(path, 'utf8')
+  const parsed = parseKeyFile(content, basename(path))
+  if (parsed.length === 0) throw new Error(`${path} holds no trackers`)
+  if (nameOverride && parsed.length > 1)
+    throw new Error(`--name applies to a file with one tracker; ${path} holds ${parsed.length}`)
+  return database.db.transaction().execute(async (tx) => {
+    const created: Tracker[] = []
+    for (const tracker of parsed) {
+      created.push(
+        await createTrackerWithKeys(tx, cipher, {
+          name: nameOverride ?? tracker.name,
+          keys: tracker.keys.map((k) => ({ hashedAdvKey: k.hashedAdvKey, privateKey: k.privateKey })),
+        }),
+      )
+    }
+    return created
+  })
+}
+
+export async function listTrackers(database: TrackerDatabase): Promise<TrackerListing[]> {
+  const trackers = await listAllTrackers(database.db)
+  const keys = await hashedKeysOfTrackers(
+    database.db,
+    trackers.map((t) => t.id),
+  )
+  return trackers.map((t, i) => ({
+    id: t.id,
+    name: t.name,
+    active: t.is_active,
+    keys: keys[i] ?? [],
+    lastSeenAt: t.last_seen_at?.toISOString() ?? null,
+    lastPosition:
+      t.last_latitude !== null && t.last_longitude !== null
+        ? `${t.last_latitude.toFixed(5)},${t.last_longitude.toFixed(5)}${t.last_nearest_city ? ` (${t.last_nearest_city})` : ''}`
+        : null,
+    battery: t.battery_level,
+  }))
+}
+
+export { deactivateTracker }
