@@ -31,7 +31,7 @@ const countRows = async (trackerIds: string[]) =>
 
 async function importer(
   fixture: Awaited<ReturnType<typeof importFixture>>,
-  locks = new InProcessLockService(),
+  locks: LockService = new InProcessLockService(),
 ) {
   const running = await startImporter({
     database,
@@ -140,7 +140,8 @@ describe('an import run against the simulator', () => {
       seed: 13,
       trackers: 2,
       // The simulator's clock runs 3 hours ahead: its newest reports are in our future.
-      simulator: { corruptShare: 0.1, now: () => new Date(Date.now() + 3 * HOUR_MS) },
+      // No gaps: there is a report every hour, so some are always in that future.
+      simulator: { corruptShare: 0.1, gaps: false, now: () => new Date(Date.now() + 3 * HOUR_MS) },
       // A short raw retention makes the safe late horizon 3 days: older reports must be refused.
       env: { RAW_RETENTION: '5 days', DAILY_REFRESH_WINDOW: '3 days', IMPORT_LOOKBACK_DAYS: '3' },
     })
