@@ -1,2 +1,13 @@
-// The api app: wired in its own issue. Kept as a real package so build, typecheck and test cover it.
-export {}
+export { type ApiDeps, buildApp } from './app.ts'
+export { TOKENS_USAGE } from './cli/tokens-command.ts'
+export { type ApiConfig, ApiConfigError, describeConfig, parseApiEnv, parseDatabaseEnv } from './env.ts'
+export type { ApiMetrics } from './http/metrics.ts'
+export {
+  type CreatedApiToken,
+  createApiToken,
+  hashToken,
+  listApiTokens,
+  revokeApiToken,
+  TokenAuthenticator,
+} from './services/api-tokens.ts'
+export { type RunningApi, startApi } from './start-api.ts'

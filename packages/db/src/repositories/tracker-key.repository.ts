@@ -43,12 +43,10 @@ export async function insertTrackerKeys(
       .execute()
   } catch (error) {
     if (!isUniqueViolation(error)) throw error
-    const existing = await db
-      .selectFrom('tracker_keys')
-      .select('hashed_adv_key')
-      .where('hashed_adv_key', 'in', [...seen])
-      .executeTakeFirst()
-    throw new DuplicateKeyError(existing?.hashed_adv_key ?? [...seen][0]!)
+    // No query here: inside a transaction (createTrackerWithKeys) the failed insert has aborted it,
+    // and any further statement fails. The server names the conflicting key in the error detail.
+    const detail = /\(hashed_adv_key\)=\(([^)]+)\)/.exec(String((error as { detail?: unknown }).detail ?? ''))
+    throw new DuplicateKeyError(detail?.[1] ?? [...seen][0]!)
   }
 }
 

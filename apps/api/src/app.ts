@@ -1,0 +1,81 @@
+import { PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import type { LockService } from '@tracker/locks'
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
+import type { Logger } from 'pino'
+import type { ApiConfig } from './env.ts'
+import { graphqlPlugin } from './graphql/plugin.ts'
+import { healthRoutes } from './http/health.ts'
+import { type ApiMetrics, createApiMetrics } from './http/metrics.ts'
+import { requestIdOf } from './http/request-id.ts'
+import { createServices, type Services } from './services/services.ts'
+
+export interface ApiDeps {
+  database: TrackerDatabase
+  /** The refresh lock is shared with the refresher: Redis across replicas, in-process in embedded mode. */
+  locks: LockService
+  logger: Logger
+  config: ApiConfig
+  /** Rate-limit counters shared by all replicas (the lock service's client); per process when left out. */
+  rateLimitRedis?: Redis
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    services: Services
+    metrics: ApiMetrics
+  }
+}
+
+/**
+ * The API as a Fastify instance built from its dependencies, not listening: main.ts listens, tests
+ * use inject(). Closing it stops what it started (lock waits, its routes); the database it was
+ * given stays open.
+ */
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const { config } = deps
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    genReqId: requestIdOf,
+    bodyLimit: config.limits.bodyLimitBytes,
+    return503OnClosing: true,
+  }) as unknown as FastifyInstance
+
+  const shutdown = new AbortController()
+  // preClose: before in-flight requests are awaited, so a mutation waiting for the refresh lock ends now.
+  app.addHook('preClose', async () => shutdown.abort())
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  const metrics = createApiMetrics()
+  const services = createServices({
+    database: deps.database,
+    locks: deps.locks,
+    config,
+    cipher: PrivateKeyCipher.fromSecret(config.keyEncryptionKey),
+    logger: deps.logger,
+    shutdown: shutdown.signal,
+  })
+  app.decorate('services', services)
+  app.decorate('metrics', metrics)
+
+  // Outside the GraphQL scope: no route here gets an error the client should not see unmasked.
+  app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
+    if (status >= 500) {
+      request.log.error({ err: error }, 'request failed')
+      return reply.code(status).send({ error: 'Internal server error', requestId: request.id })
+    }
+    return reply.code(status).send({ error: error.message, requestId: request.id })
+  })
+  app.setNotFoundHandler((request, reply) =>
+    reply
+      .code(404)
+      .send({ error: `No route ${request.method} ${request.url.split('?')[0]}`, requestId: request.id }),
+  )
+
+  await app.register(healthRoutes, { database: deps.database, metrics })
+  await app.register(graphqlPlugin, { services, config, metrics, rateLimitRedis: deps.rateLimitRedis })
+  return app
+}

@@ -1,0 +1,103 @@
+import { parseArgs } from 'node:util'
+import type { ApiTokenScope, Database } from '@tracker/db'
+import type { Kysely } from 'kysely'
+import { createApiToken, listApiTokens, revokeApiToken } from '../services/api-tokens.ts'
+
+export const TOKENS_USAGE = `API tokens (stored as SHA-256 hashes; a token is shown once, when created):
+  tokens create --name NAME --scope read|write   create a token and print it
+  tokens list                                     list tokens (never the tokens themselves)
+  tokens revoke ID                                revoke a token: requests with it fail from then on
+                                                  (within API_TOKEN_CACHE_TTL on running replicas)`
+
+/** A usage error: main.ts prints it with the usage and exits 2. */
+export class UsageError extends Error {
+  readonly code = 'USAGE'
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+const iso = (d: Date | null) => (d ? d.toISOString() : '-')
+
+/** Parses `args` first, so a usage error never needs the database. */
+export function parseTokensCommand(
+  args: string[],
+):
+  | { command: 'create'; name: string; scope: ApiTokenScope }
+  | { command: 'list' }
+  | { command: 'revoke'; id: string } {
+  const [command, ...rest] = args
+  let parsed: ReturnType<
+    typeof parseArgs<{
+      options: { name: { type: 'string' }; scope: { type: 'string' } }
+      allowPositionals: true
+    }>
+  >
+  try {
+    parsed = parseArgs({
+      args: rest,
+      options: { name: { type: 'string' }, scope: { type: 'string' } },
+      allowPositionals: true,
+    })
+  } catch (error) {
+    throw new UsageError((error as Error).message)
+  }
+  const { values, positionals } = parsed
+  switch (command) {
+    case 'create': {
+      if (!values.name?.trim()) throw new UsageError('tokens create needs --name NAME')
+      if (values.scope !== 'read' && values.scope !== 'write')
+        throw new UsageError('tokens create needs --scope read or --scope write')
+      if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
+      return { command, name: values.name, scope: values.scope }
+    }
+    case 'list':
+      if (positionals.length > 0 || values.name || values.scope)
+        throw new UsageError('tokens list takes no arguments')
+      return { command }
+    case 'revoke': {
+      const id = positionals[0]
+      if (!id || positionals.length > 1) throw new UsageError('tokens revoke needs exactly one token ID')
+      if (!UUID.test(id)) throw new UsageError(`${id} is not a token ID (see tokens list)`)
+      return { command, id }
+    }
+    default:
+      throw new UsageError(command ? `unknown tokens command "${command}"` : 'tokens needs a command')
+  }
+}
+
+/** Runs a parsed tokens command; returns the exit code. */
+export async function runTokensCommand(
+  db: Kysely<Database>,
+  command: ReturnType<typeof parseTokensCommand>,
+  out: (line: string) => void,
+): Promise<number> {
+  switch (command.command) {
+    case 'create': {
+      const created = await createApiToken(db, { name: command.name, scope: command.scope })
+      out(`Created ${created.scope} token "${created.name}" (id ${created.id}).`)
+      out('The token is shown only now; store it safely:')
+      out(created.token)
+      return 0
+    }
+    case 'list': {
+      const tokens = await listApiTokens(db)
+      if (tokens.length === 0) {
+        out('No API tokens. Create one with: tokens create --name NAME --scope read|write')
+        return 0
+      }
+      out(['ID', 'SCOPE', 'NAME', 'CREATED', 'LAST USED', 'REVOKED'].join('\t'))
+      for (const t of tokens) {
+        out([t.id, t.scope, t.name, iso(t.created_at), iso(t.last_used_at), iso(t.revoked_at)].join('\t'))
+      }
+      return 0
+    }
+    case 'revoke': {
+      const revoked = await revokeApiToken(db, command.id)
+      if (!revoked) {
+        out(`No token has id ${command.id}`)
+        return 1
+      }
+      out(`Revoked token "${revoked.name}" (id ${revoked.id}) at ${iso(revoked.revoked_at)}.`)
+      return 0
+    }
+  }
+}

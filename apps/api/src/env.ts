@@ -1,0 +1,232 @@
+import {
+  DAY_MS,
+  databaseEnvSchema,
+  formatDuration,
+  parseDuration,
+  type RetentionConfig,
+  RetentionConfigError,
+  redactUrl,
+  retentionConfigFromEnv,
+} from '@tracker/db'
+import { z } from 'zod'
+
+/** Bad configuration: the message names every variable that is wrong and what it should be. */
+export class ApiConfigError extends Error {
+  readonly code = 'INVALID_API_CONFIG'
+}
+
+const int = (name: string, min: number, fallback: number) =>
+  z.coerce
+    .number({ error: `${name} must be a whole number` })
+    .int(`${name} must be a whole number`)
+    .min(min, `${name} must be at least ${min}`)
+    .default(fallback)
+
+const duration = (name: string, fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((value, ctx) => {
+      try {
+        return parseDuration(value)
+      } catch {
+        ctx.addIssue({
+          code: 'custom',
+          message: `${name} must be a duration such as "30 s", "10 min", "24 hours" or "31 days" (got "${value}")`,
+        })
+        return z.NEVER
+      }
+    })
+
+const bool = (name: string) =>
+  z
+    .enum(['true', 'false', '1', '0', ''], { error: `${name} must be true or false` })
+    .default('false')
+    .transform((value) => value === 'true' || value === '1')
+
+const apiEnvSchema = databaseEnvSchema('API').extend({
+  API_HOST: z.string().min(1).default('0.0.0.0'),
+  API_PORT: int('API_PORT', 0, 4000).refine((port) => port <= 65535, 'API_PORT must be at most 65535'),
+  LOG_LEVEL: z
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
+      error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
+    })
+    .default('info'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
+    .optional()
+    .or(z.literal('').transform(() => undefined)),
+  KEY_ENCRYPTION_KEY: z
+    .string({
+      error:
+        'KEY_ENCRYPTION_KEY must be set: 32 random bytes as base64 or hex (the key that seals tracker private keys)',
+    })
+    .min(1, 'KEY_ENCRYPTION_KEY must be set: 32 random bytes as base64 or hex'),
+  API_GRAPHIQL: bool('API_GRAPHIQL'),
+  API_HISTORY_MAX_POINTS: int('API_HISTORY_MAX_POINTS', 1, 500),
+  API_HISTORY_MAX_RANGE_HOURLY: duration('API_HISTORY_MAX_RANGE_HOURLY', '31 days'),
+  API_HISTORY_MAX_RANGE_DAILY: duration('API_HISTORY_MAX_RANGE_DAILY', '1096 days'),
+  API_PAGE_SIZE_DEFAULT: int('API_PAGE_SIZE_DEFAULT', 1, 50),
+  API_PAGE_SIZE_MAX: int('API_PAGE_SIZE_MAX', 1, 100),
+  API_MAX_QUERY_DEPTH: int('API_MAX_QUERY_DEPTH', 2, 8),
+  API_MAX_QUERY_COMPLEXITY: int('API_MAX_QUERY_COMPLEXITY', 10, 20_000),
+  API_MAX_QUERY_TOKENS: int('API_MAX_QUERY_TOKENS', 50, 2_000),
+  API_BODY_LIMIT_BYTES: int('API_BODY_LIMIT_BYTES', 1024, 64 * 1024),
+  API_MAX_KEYS_PER_MUTATION: int('API_MAX_KEYS_PER_MUTATION', 1, 50),
+  API_RATE_LIMIT_MAX: int('API_RATE_LIMIT_MAX', 1, 600),
+  API_RATE_LIMIT_WINDOW: duration('API_RATE_LIMIT_WINDOW', '1 min'),
+  API_STATUS_ACTIVE_WITHIN: duration('API_STATUS_ACTIVE_WITHIN', '24 hours'),
+  API_STATUS_LOST_AFTER: duration('API_STATUS_LOST_AFTER', '7 days'),
+  API_REFRESH_MAX_WINDOW: duration('API_REFRESH_MAX_WINDOW', '31 days'),
+  API_REFRESH_LOCK_WAIT: duration('API_REFRESH_LOCK_WAIT', '60 s'),
+  API_REFRESH_LOCK_TTL: duration('API_REFRESH_LOCK_TTL', '30 min'),
+  API_REFRESH_STATEMENT_TIMEOUT: duration('API_REFRESH_STATEMENT_TIMEOUT', '20 min'),
+  API_TOKEN_CACHE_TTL: duration('API_TOKEN_CACHE_TTL', '10 s'),
+})
+
+type ParsedEnv = z.infer<typeof apiEnvSchema>
+
+/** The API's configuration, parsed once from the environment. */
+export interface ApiConfig {
+  host: string
+  port: number
+  logLevel: string
+  graphiql: boolean
+  /** The database part of the environment, as `connectOptionsFromEnv(env, 'API')` reads it. */
+  databaseEnv: Record<string, unknown>
+  redisUrl: string | undefined
+  /** Secret: never logged. */
+  keyEncryptionKey: string
+  retention: RetentionConfig
+  history: { maxPoints: number; maxRangeHourlyMs: number; maxRangeDailyMs: number }
+  pagination: { defaultPageSize: number; maxPageSize: number }
+  limits: {
+    maxDepth: number
+    maxComplexity: number
+    maxTokens: number
+    bodyLimitBytes: number
+    maxKeysPerMutation: number
+  }
+  rateLimit: { max: number; windowMs: number }
+  status: { activeWithinMs: number; lostAfterMs: number }
+  refresh: { maxWindowMs: number; lockWaitMs: number; lockTtlMs: number; statementTimeoutMs: number }
+  auth: { tokenCacheTtlMs: number }
+}
+
+function issuesOf(error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const variable = issue.path.join('.')
+    return issue.message.includes(variable) || !variable ? issue.message : `${variable}: ${issue.message}`
+  })
+}
+
+/** Reads the environment (main.ts passes process.env); fails naming each bad variable. */
+export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig {
+  const problems: string[] = []
+  const parsed = apiEnvSchema.safeParse(env)
+  if (!parsed.success) problems.push(...issuesOf(parsed.error))
+  let retention: RetentionConfig | undefined
+  try {
+    retention = retentionConfigFromEnv(env)
+  } catch (error) {
+    if (!(error instanceof RetentionConfigError)) throw error
+    problems.push(...error.conflicts)
+  }
+  if (parsed.success && parsed.data.API_PAGE_SIZE_DEFAULT > parsed.data.API_PAGE_SIZE_MAX) {
+    problems.push('API_PAGE_SIZE_DEFAULT must not exceed API_PAGE_SIZE_MAX')
+  }
+  if (parsed.success && parsed.data.API_STATUS_ACTIVE_WITHIN >= parsed.data.API_STATUS_LOST_AFTER) {
+    problems.push('API_STATUS_ACTIVE_WITHIN must be shorter than API_STATUS_LOST_AFTER')
+  }
+  if (problems.length > 0 || !parsed.success || !retention) {
+    throw new ApiConfigError(`Invalid API configuration:\n  - ${problems.join('\n  - ')}`)
+  }
+  return toConfig(parsed.data, retention)
+}
+
+function toConfig(e: ParsedEnv, retention: RetentionConfig): ApiConfig {
+  return {
+    host: e.API_HOST,
+    port: e.API_PORT,
+    logLevel: e.LOG_LEVEL,
+    graphiql: e.API_GRAPHIQL,
+    databaseEnv: {
+      DATABASE_URL: e.DATABASE_URL,
+      DATA_DIR: e.DATA_DIR,
+      API_DB_POOL_SIZE: e.API_DB_POOL_SIZE,
+      API_DB_STATEMENT_TIMEOUT_MS: e.API_DB_STATEMENT_TIMEOUT_MS,
+    },
+    redisUrl: e.REDIS_URL,
+    keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
+    retention,
+    history: {
+      maxPoints: e.API_HISTORY_MAX_POINTS,
+      maxRangeHourlyMs: e.API_HISTORY_MAX_RANGE_HOURLY,
+      maxRangeDailyMs: e.API_HISTORY_MAX_RANGE_DAILY,
+    },
+    pagination: { defaultPageSize: e.API_PAGE_SIZE_DEFAULT, maxPageSize: e.API_PAGE_SIZE_MAX },
+    limits: {
+      maxDepth: e.API_MAX_QUERY_DEPTH,
+      maxComplexity: e.API_MAX_QUERY_COMPLEXITY,
+      maxTokens: e.API_MAX_QUERY_TOKENS,
+      bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
+      maxKeysPerMutation: e.API_MAX_KEYS_PER_MUTATION,
+    },
+    rateLimit: { max: e.API_RATE_LIMIT_MAX, windowMs: e.API_RATE_LIMIT_WINDOW },
+    status: { activeWithinMs: e.API_STATUS_ACTIVE_WITHIN, lostAfterMs: e.API_STATUS_LOST_AFTER },
+    refresh: {
+      maxWindowMs: e.API_REFRESH_MAX_WINDOW,
+      lockWaitMs: e.API_REFRESH_LOCK_WAIT,
+      lockTtlMs: e.API_REFRESH_LOCK_TTL,
+      statementTimeoutMs: e.API_REFRESH_STATEMENT_TIMEOUT,
+    },
+    auth: { tokenCacheTtlMs: e.API_TOKEN_CACHE_TTL },
+  }
+}
+
+/** Only the database settings: what the `tokens` commands need. */
+export function parseDatabaseEnv(env: Record<string, string | undefined>): Record<string, unknown> {
+  const parsed = databaseEnvSchema('API').safeParse(env)
+  if (!parsed.success) {
+    throw new ApiConfigError(`Invalid database configuration:\n  - ${issuesOf(parsed.error).join('\n  - ')}`)
+  }
+  return parsed.data
+}
+
+/** The configuration as it may be logged: durations readable, secrets left out, URLs redacted. */
+export function describeConfig(config: ApiConfig): Record<string, unknown> {
+  const url = config.databaseEnv.DATABASE_URL as string | undefined
+  const d = (ms: number) => formatDuration(ms)
+  return {
+    host: config.host,
+    port: config.port,
+    logLevel: config.logLevel,
+    graphiql: config.graphiql,
+    database: url ? redactUrl(url) : `embedded (${String(config.databaseEnv.DATA_DIR)})`,
+    dbPoolSize: config.databaseEnv.API_DB_POOL_SIZE,
+    dbStatementTimeoutMs: config.databaseEnv.API_DB_STATEMENT_TIMEOUT_MS,
+    locks: config.redisUrl ? `redis (${redactUrl(config.redisUrl)})` : 'in-process',
+    history: {
+      maxPoints: config.history.maxPoints,
+      maxRangeHourly: d(config.history.maxRangeHourlyMs),
+      maxRangeDaily: d(config.history.maxRangeDailyMs),
+    },
+    pagination: config.pagination,
+    limits: config.limits,
+    rateLimit: { max: config.rateLimit.max, window: d(config.rateLimit.windowMs) },
+    status: { activeWithin: d(config.status.activeWithinMs), lostAfter: d(config.status.lostAfterMs) },
+    refresh: {
+      maxWindow: d(config.refresh.maxWindowMs),
+      lockWait: d(config.refresh.lockWaitMs),
+      lockTtl: d(config.refresh.lockTtlMs),
+      statementTimeout: d(config.refresh.statementTimeoutMs),
+    },
+    tokenCacheTtl: d(config.auth.tokenCacheTtlMs),
+    rawRetention: d(config.retention.rawRetentionMs),
+  }
+}
+
+/** For error messages: "31 days", "1096 days". */
+export const describeDuration = (ms: number) =>
+  ms % DAY_MS === 0 ? `${ms / DAY_MS} days` : formatDuration(ms)

@@ -1,0 +1,71 @@
+/**
+ * Errors a client caused or may act on. Each has the `code` the GraphQL edge puts in
+ * extensions.code and, where the whole request fails, an HTTP status. Anything else that reaches
+ * the edge is an internal error: masked in the response, logged with the request id.
+ */
+export class ApiError extends Error {
+  readonly code: string
+  readonly statusCode: number | undefined
+  readonly extensions: Record<string, unknown>
+  constructor(
+    code: string,
+    message: string,
+    options: { statusCode?: number; extensions?: Record<string, unknown> } = {},
+  ) {
+    super(message)
+    this.code = code
+    this.statusCode = options.statusCode
+    this.extensions = options.extensions ?? {}
+  }
+}
+
+export class BadUserInputError extends ApiError {
+  constructor(message: string, extensions?: Record<string, unknown>) {
+    super('BAD_USER_INPUT', message, extensions ? { extensions } : {})
+  }
+}
+
+export class NotFoundApiError extends ApiError {
+  constructor(entity: string, id: string) {
+    super('NOT_FOUND', `${entity} ${id} does not exist`)
+  }
+}
+
+export class UnauthenticatedError extends ApiError {
+  constructor(message: string) {
+    super('UNAUTHENTICATED', message, { statusCode: 401 })
+  }
+}
+
+export class ForbiddenError extends ApiError {
+  constructor(message: string) {
+    super('FORBIDDEN', message)
+  }
+}
+
+export class RateLimitedError extends ApiError {
+  constructor(retryAfterSeconds: number) {
+    super('RATE_LIMITED', `Too many requests for this token: retry in ${retryAfterSeconds} s`, {
+      statusCode: 429,
+      extensions: { retryAfterSeconds },
+    })
+  }
+}
+
+/** The refresh lock stayed with another refresh for longer than the mutation may wait. */
+export class RefreshBusyError extends ApiError {
+  constructor(waitedMs: number) {
+    super(
+      'REFRESH_BUSY',
+      `Another refresh of the location history held the lock for the ${Math.round(waitedMs / 1000)} s this ` +
+        'call may wait; the data it refreshes becomes visible when it finishes. Try again later.',
+    )
+  }
+}
+
+/** A dependency (the lock service, the server shutting down) keeps the request from being served. */
+export class ServiceUnavailableError extends ApiError {
+  constructor(message: string) {
+    super('SERVICE_UNAVAILABLE', message)
+  }
+}

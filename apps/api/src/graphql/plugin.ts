@@ -1,0 +1,121 @@
+import rateLimit from '@fastify/rate-limit'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import { Location } from 'graphql'
+import type { Redis } from 'ioredis'
+import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius'
+import type { ApiConfig } from '../env.ts'
+import { ApiError, RateLimitedError } from '../errors.ts'
+import { bearerAuth } from '../http/auth.ts'
+import type { ApiMetrics } from '../http/metrics.ts'
+import type { Services } from '../services/services.ts'
+import type { GraphQLContext } from './context.ts'
+import { createErrorFormatter } from './error-formatter.ts'
+import { loaders } from './loaders.ts'
+import { operationLabel } from './operation-label.ts'
+import { resolvers } from './resolvers.ts'
+import { typeDefs } from './schema.ts'
+import { complexityLimitRule, depthLimitRule } from './validation-rules.ts'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    graphqlOperation: string | undefined
+  }
+}
+
+export interface GraphQLPluginOptions {
+  services: Services
+  config: ApiConfig
+  metrics: ApiMetrics
+  /** Shared rate-limit counters across replicas; per process when left out. */
+  rateLimitRedis?: Redis | undefined
+}
+
+/**
+ * /graphql (and /graphiql when enabled) in their own encapsulated scope: the bearer-token hook and
+ * the per-token rate limit apply here and nowhere else.
+ */
+export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPluginOptions): Promise<void> {
+  const { services, config, metrics } = options
+  scope.decorateRequest('apiToken', undefined)
+  scope.decorateRequest('graphqlOperation', undefined)
+  scope.addHook('onRequest', bearerAuth(services.tokens))
+
+  await scope.register(rateLimit, {
+    global: true,
+    // After authentication, so the limit is keyed by the token (its id, from its hash).
+    hook: 'preHandler',
+    max: config.rateLimit.max,
+    timeWindow: config.rateLimit.windowMs,
+    keyGenerator: (request: FastifyRequest) =>
+      request.apiToken ? `token:${request.apiToken.id}` : `ip:${request.ip}`,
+    errorResponseBuilder: (_request, context) => new RateLimitedError(Math.ceil(context.ttl / 1000)),
+    ...(options.rateLimitRedis
+      ? { redis: options.rateLimitRedis, nameSpace: 'tracker-api-ratelimit:', skipOnError: true }
+      : {}),
+  })
+
+  const mercuriusOptions = {
+    schema: typeDefs,
+    resolvers: resolvers as IResolvers,
+    loaders: loaders as unknown as MercuriusLoaders,
+    graphiql: config.graphiql,
+    path: '/graphql',
+    context: (request: FastifyRequest): Partial<GraphQLContext> => ({
+      services,
+      token: request.apiToken,
+      requestTime: new Date(),
+      requestId: request.id,
+      truncations: [],
+    }),
+    errorFormatter: createErrorFormatter({ errorsTotal: metrics.errorsTotal }),
+    validationRules: [
+      depthLimitRule(config.limits.maxDepth),
+      complexityLimitRule({
+        maxComplexity: config.limits.maxComplexity,
+        defaultListSize: (field) =>
+          field.name.startsWith('locationHistory')
+            ? config.history.maxPoints
+            : config.pagination.defaultPageSize,
+        maxListSize: (field) =>
+          field.name.startsWith('locationHistory') ? config.history.maxPoints : config.pagination.maxPageSize,
+        assumedListSize: 10,
+      }),
+    ],
+    graphql: { parseOptions: { maxTokens: config.limits.maxTokens } },
+  }
+  await scope.register(mercurius, mercuriusOptions as Parameters<typeof mercurius>[1])
+
+  // Mercurius falls back to reading a query that is not GraphQL as a JSON-encoded AST ("5" becomes
+  // the document 5, and validating that throws). Only documents our parser produced are accepted.
+  scope.graphql.addHook('preValidation', async (_schema, document) => {
+    if (!(document?.loc instanceof Location)) {
+      throw new ApiError('GRAPHQL_PARSE_FAILED', 'query must be a GraphQL document', { statusCode: 400 })
+    }
+  })
+
+  scope.graphql.addHook('preExecution', async (_schema, document, context) => {
+    const request = context.reply.request
+    const body = request.body as { operationName?: string } | undefined
+    const query = request.query as { operationName?: string } | undefined
+    request.graphqlOperation = operationLabel(document, body?.operationName ?? query?.operationName)
+  })
+
+  // The signal that a list was cut, for the fields whose shape (a plain list, as the seed has it)
+  // has no room for one: extensions.truncated = [{ path, limit, endCursor }].
+  scope.graphql.addHook('onResolution', async (execution, context) => {
+    const truncations = (context as unknown as GraphQLContext).truncations
+    if (truncations && truncations.length > 0) {
+      metrics.historyTruncatedTotal.inc(truncations.length)
+      const result = execution as { extensions?: Record<string, unknown> }
+      result.extensions = { ...result.extensions, truncated: truncations }
+    }
+  })
+
+  scope.addHook('onResponse', async (request, reply) => {
+    if (request.url.startsWith('/graphiql')) return
+    metrics.requestDuration.observe(
+      { operation: request.graphqlOperation ?? 'none', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    )
+  })
+}

@@ -1,0 +1,38 @@
+import type { Database, LocationReport } from '@tracker/db'
+import type { Kysely } from 'kysely'
+import { exactTime } from './cursor-time.ts'
+
+export interface ReportPageQuery {
+  trackerId: string
+  from: Date
+  to: Date | undefined
+  after?: { timestamp: string; hashedAdvKey: string }
+  limit: number
+}
+
+export type ReportPageRow = LocationReport & { cursor_time: string }
+
+/** A tracker's raw reports newest first, by ("timestamp", hashed_adv_key). */
+export async function selectReportPage(db: Kysely<Database>, q: ReportPageQuery): Promise<ReportPageRow[]> {
+  let query = db
+    .selectFrom('location_reports')
+    .selectAll()
+    .select(exactTime('timestamp').as('cursor_time'))
+    .where('tracker_id', '=', q.trackerId)
+    .where('timestamp', '>=', q.from)
+    .orderBy('timestamp', 'desc')
+    .orderBy('hashed_adv_key', 'desc')
+    .limit(q.limit)
+  if (q.to) query = query.where('timestamp', '<=', q.to)
+  const after = q.after
+  if (after) {
+    query = query.where((eb) =>
+      eb(
+        eb.refTuple('timestamp', 'hashed_adv_key'),
+        '<',
+        eb.tuple(eb.val(after.timestamp).$castTo<Date>(), eb.val(after.hashedAdvKey)),
+      ),
+    )
+  }
+  return query.execute()
+}

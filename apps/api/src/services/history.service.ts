@@ -1,0 +1,101 @@
+import { type BucketSize, type Database, findTracker } from '@tracker/db'
+import type { Kysely } from 'kysely'
+import { describeDuration } from '../env.ts'
+import { BadUserInputError, NotFoundApiError } from '../errors.ts'
+import type { HistoryPointModel } from '../graphql/models.ts'
+import { toHistoryPoint } from '../mappers/history.mapper.ts'
+import { type HistoryRow, selectHistory } from '../repositories/history.repository.ts'
+import { decodeCursor, encodeCursor, pageSize, requireId, requireOrderedRange } from './input.ts'
+
+export const BUCKET_SIZES: readonly BucketSize[] = ['1 hour', '1 day']
+
+export interface HistoryArgs {
+  trackerId: string
+  startTime: Date
+  endTime: Date
+  bucketSize: string
+  limit?: number | null
+  after?: string | null
+}
+
+export interface HistoryPage {
+  points: HistoryPointModel[]
+  truncated: boolean
+  limit: number
+  endCursor: string | null
+}
+
+export interface HistoryLimits {
+  maxPoints: number
+  maxRangeHourlyMs: number
+  maxRangeDailyMs: number
+}
+
+export function parseBucketSize(value: string): BucketSize {
+  if (!(BUCKET_SIZES as readonly string[]).includes(value)) {
+    throw new BadUserInputError(
+      `bucketSize must be one of ${BUCKET_SIZES.map((b) => `"${b}"`).join(', ')} (got ${JSON.stringify(value.slice(0, 40))})`,
+      { argument: 'bucketSize', allowed: BUCKET_SIZES },
+    )
+  }
+  return value as BucketSize
+}
+
+const pointCursor = (row: Pick<HistoryRow, 'timestamp' | 'rank'>) =>
+  encodeCursor([row.timestamp.toISOString(), row.rank])
+
+export function createHistoryService(db: Kysely<Database>, limits: HistoryLimits) {
+  return {
+    async page(args: HistoryArgs): Promise<HistoryPage> {
+      const bucketSize = parseBucketSize(args.bucketSize)
+      const trackerId = requireId('tracker', args.trackerId)
+      requireOrderedRange(args.startTime, args.endTime)
+      const maxRange = bucketSize === '1 hour' ? limits.maxRangeHourlyMs : limits.maxRangeDailyMs
+      if (args.endTime.getTime() - args.startTime.getTime() > maxRange) {
+        throw new BadUserInputError(
+          `a "${bucketSize}" history may span at most ${describeDuration(maxRange)}: ` +
+            `ask for a shorter range${bucketSize === '1 hour' ? ' or "1 day" buckets' : ''}`,
+          { argument: 'endTime', maxRangeMs: maxRange },
+        )
+      }
+      const limit = pageSize(
+        args.limit,
+        { defaultSize: limits.maxPoints, maxSize: limits.maxPoints },
+        'limit',
+      )
+      let after: { timestamp: Date; rank: number } | undefined
+      if (args.after) {
+        const [time, rank] = decodeCursor<[string, number]>(args.after, ['string', 'number'])
+        const timestamp = new Date(time)
+        if (Number.isNaN(timestamp.getTime()) || (rank !== 0 && rank !== 1)) {
+          throw new BadUserInputError('after is not a cursor this API returned')
+        }
+        after = { timestamp, rank }
+      }
+
+      // One more than the limit: its presence is the signal that the result was cut.
+      const rows = await selectHistory(db, {
+        trackerId,
+        from: args.startTime,
+        to: args.endTime,
+        bucketSize,
+        limit: limit + 1,
+        ...(after ? { after } : {}),
+      })
+      // Only an empty result needs a second look: was there no history, or no tracker?
+      if (rows.length === 0 && !(await findTracker(db, trackerId))) {
+        throw new NotFoundApiError('tracker', args.trackerId)
+      }
+      const kept = rows.slice(0, limit)
+      const last = kept.at(-1)
+      return {
+        points: kept.map((row) => toHistoryPoint(trackerId, row)),
+        truncated: rows.length > limit,
+        limit,
+        endCursor: last ? pointCursor(last) : null,
+      }
+    },
+  }
+}
+
+export type HistoryService = ReturnType<typeof createHistoryService>

@@ -1,0 +1,118 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import {
+  type Database,
+  findTracker,
+  type Logger,
+  type RetentionConfig,
+  refreshHistoryWindow,
+  type TrackerDatabase,
+} from '@tracker/db'
+import { type HeldLock, LOCK_NAMES, type LockService, LockUnavailableError } from '@tracker/locks'
+import type { Kysely } from 'kysely'
+import { describeDuration } from '../env.ts'
+import { BadUserInputError, NotFoundApiError, RefreshBusyError, ServiceUnavailableError } from '../errors.ts'
+import { requireId, requireOrderedRange } from './input.ts'
+
+export interface RefreshServiceOptions {
+  database: TrackerDatabase
+  db: Kysely<Database>
+  locks: LockService
+  retention: RetentionConfig
+  maxWindowMs: number
+  lockWaitMs: number
+  lockTtlMs: number
+  statementTimeoutMs: number
+  logger: Logger
+  /** Aborted when the API stops: waiting for the lock ends there. */
+  shutdown: AbortSignal
+}
+
+async function pause(ms: number, signal: AbortSignal): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal })
+  } catch {
+    throw new ServiceUnavailableError('The API is shutting down; try again')
+  }
+}
+
+/**
+ * Waits for the refresh lock up to `waitMs`, polling with backoff: the mutation must return once
+ * the data is visible, so unlike the refresher it does not skip when someone else refreshes.
+ */
+async function acquireWithin(options: RefreshServiceOptions, deadline: number): Promise<HeldLock | null> {
+  let delay = 50
+  for (;;) {
+    if (options.shutdown.aborted) throw new ServiceUnavailableError('The API is shutting down; try again')
+    let lock: HeldLock | null
+    try {
+      lock = await options.locks.tryAcquire(LOCK_NAMES.aggregateRefresh, options.lockTtlMs)
+    } catch (error) {
+      if (error instanceof LockUnavailableError) {
+        options.logger.error({ err: error }, 'refresh lock service unavailable')
+        throw new ServiceUnavailableError(
+          'The lock service that coordinates refreshes is unreachable; try again',
+        )
+      }
+      throw error
+    }
+    if (lock) return lock
+    if (Date.now() + delay > deadline) return null
+    await pause(delay, options.shutdown)
+    delay = Math.min(delay * 2, 1000)
+  }
+}
+
+export function createRefreshService(options: RefreshServiceOptions) {
+  return {
+    async refresh(args: { trackerId: string; startTime: Date; endTime: Date }): Promise<true> {
+      const trackerId = requireId('tracker', args.trackerId)
+      requireOrderedRange(args.startTime, args.endTime)
+      if (args.endTime.getTime() - args.startTime.getTime() > options.maxWindowMs) {
+        throw new BadUserInputError(
+          `a refresh window may span at most ${describeDuration(options.maxWindowMs)}: refresh a shorter window`,
+          { argument: 'endTime', maxWindowMs: options.maxWindowMs },
+        )
+      }
+      if (!(await findTracker(options.db, trackerId))) throw new NotFoundApiError('tracker', args.trackerId)
+
+      const started = Date.now()
+      const deadline = started + options.lockWaitMs
+      const lock = await acquireWithin(options, deadline)
+      if (!lock) throw new RefreshBusyError(options.lockWaitMs)
+      try {
+        // refreshHistoryWindow clips each aggregate's window to what raw retention leaves safe to
+        // refresh (possibly nothing: then only location_history is refreshed). A policy job refreshing
+        // an overlapping range at the same moment makes a refresh skip: retry until visible.
+        for (;;) {
+          const results = await refreshHistoryWindow(
+            options.database,
+            options.retention,
+            { from: args.startTime, to: args.endTime },
+            { statementTimeoutMs: options.statementTimeoutMs },
+          )
+          const skipped = results.filter((r) => r.outcome === 'skipped_concurrent')
+          options.logger.info(
+            {
+              trackerId,
+              window: { from: args.startTime, to: args.endTime },
+              results: results.map((r) => ({
+                object: r.object,
+                outcome: r.outcome,
+                window: r.window,
+                ms: Math.round(r.durationMs),
+              })),
+            },
+            'location history refreshed on request',
+          )
+          if (skipped.length === 0) return true
+          if (Date.now() > deadline) throw new RefreshBusyError(options.lockWaitMs)
+          await pause(500, options.shutdown)
+        }
+      } finally {
+        await lock.release()
+      }
+    },
+  }
+}
+
+export type RefreshService = ReturnType<typeof createRefreshService>

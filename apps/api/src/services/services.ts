@@ -1,0 +1,52 @@
+import type { Database, Logger, PrivateKeyCipher, TrackerDatabase } from '@tracker/db'
+import type { LockService } from '@tracker/locks'
+import type { Kysely } from 'kysely'
+import type { ApiConfig } from '../env.ts'
+import { TokenAuthenticator } from './api-tokens.ts'
+import { createHistoryService } from './history.service.ts'
+import { createImportRunService } from './import-run.service.ts'
+import { createRefreshService } from './refresh.service.ts'
+import { createReportService } from './report.service.ts'
+import { createTrackerService } from './tracker.service.ts'
+
+export interface ServiceDeps {
+  database: TrackerDatabase
+  locks: LockService
+  config: ApiConfig
+  cipher: PrivateKeyCipher
+  logger: Logger
+  shutdown: AbortSignal
+}
+
+/** Everything the resolvers call; the services call the repositories. */
+export function createServices(deps: ServiceDeps) {
+  const { config } = deps
+  const db: Kysely<Database> = deps.database.db
+  return {
+    history: createHistoryService(db, config.history),
+    trackers: createTrackerService(db, {
+      cipher: deps.cipher,
+      pagination: config.pagination,
+      maxKeysPerMutation: config.limits.maxKeysPerMutation,
+      status: config.status,
+    }),
+    reports: createReportService(db, {
+      rawRetentionMs: config.retention.rawRetentionMs,
+      pagination: config.pagination,
+    }),
+    importRuns: createImportRunService(db, { pagination: config.pagination }),
+    refresh: createRefreshService({
+      database: deps.database,
+      db,
+      locks: deps.locks,
+      retention: config.retention,
+      ...config.refresh,
+      logger: deps.logger,
+      shutdown: deps.shutdown,
+    }),
+    tokens: new TokenAuthenticator(db, { ttlMs: config.auth.tokenCacheTtlMs }),
+    status: config.status,
+  }
+}
+
+export type Services = ReturnType<typeof createServices>

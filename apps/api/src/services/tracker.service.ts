@@ -1,0 +1,148 @@
+import {
+  addTrackerKeys,
+  createTrackerWithKeys,
+  type Database,
+  DuplicateKeyError,
+  deactivateTracker,
+  findTracker,
+  findTrackersByIds,
+  getTracker,
+  type PrivateKeyCipher,
+  removeTrackerKey,
+  renameTracker,
+} from '@tracker/db'
+import type { FindMyKeyPair } from '@tracker/findmy'
+import type { Kysely } from 'kysely'
+import { BadUserInputError, NotFoundApiError } from '../errors.ts'
+import type { Page, TrackerModel } from '../graphql/models.ts'
+import type { TrackerKey } from '../graphql/schema.generated.ts'
+import { toTrackerKey, toTrackerModel } from '../mappers/tracker.mapper.ts'
+import {
+  selectKeysOfTrackers,
+  selectTrackerPage,
+  type TrackerStatusName,
+} from '../repositories/tracker-page.repository.ts'
+import { cursorId, cursorTime, decodeCursor, encodeCursor, pageSize, requireId } from './input.ts'
+import { type StatusThresholds, statusBoundaries } from './tracker-status.ts'
+
+export interface TrackerServiceOptions {
+  cipher: PrivateKeyCipher
+  pagination: { defaultPageSize: number; maxPageSize: number }
+  maxKeysPerMutation: number
+  status: StatusThresholds
+}
+
+function trackerName(name: string): string {
+  const trimmed = name.trim()
+  if (trimmed.length < 1 || trimmed.length > 200) {
+    throw new BadUserInputError(`name must be 1 to 200 characters (got ${trimmed.length})`, {
+      argument: 'name',
+    })
+  }
+  return trimmed
+}
+
+/** The database's duplicate-key error, as the client's input error it is. */
+async function refusingDuplicates<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work()
+  } catch (error) {
+    if (error instanceof DuplicateKeyError) {
+      throw new BadUserInputError(error.message, { hashedAdvKey: error.hashedAdvKey })
+    }
+    throw error
+  }
+}
+
+const plainKey = (pair: FindMyKeyPair) => ({ hashedAdvKey: pair.hashedAdvKey, privateKey: pair.privateKey })
+
+export function createTrackerService(db: Kysely<Database>, options: TrackerServiceOptions) {
+  const existing = async (id: string) => {
+    const tracker = await findTracker(db, requireId('tracker', id))
+    if (!tracker) throw new NotFoundApiError('tracker', id)
+    return tracker
+  }
+
+  return {
+    async get(id: string): Promise<TrackerModel> {
+      return toTrackerModel(await existing(id))
+    },
+
+    /** For loaders: one query, input order, null where an id names no tracker. */
+    async byIds(ids: readonly string[]): Promise<(TrackerModel | null)[]> {
+      const rows = await findTrackersByIds(db, ids)
+      return rows.map((row) => (row ? toTrackerModel(row) : null))
+    },
+
+    async keysOf(ids: readonly string[]): Promise<TrackerKey[][]> {
+      const lists = await selectKeysOfTrackers(db, ids)
+      return lists.map((rows) => rows.map(toTrackerKey))
+    },
+
+    async list(
+      args: { status?: TrackerStatusName | null; first?: number | null; after?: string | null },
+      now: Date,
+    ): Promise<Page<TrackerModel>> {
+      const limit = pageSize(args.first, {
+        defaultSize: options.pagination.defaultPageSize,
+        maxSize: options.pagination.maxPageSize,
+      })
+      let after: { createdAt: string; id: string } | undefined
+      if (args.after) {
+        const [createdAt, id] = decodeCursor<[string, string]>(args.after, ['string', 'string'])
+        after = { createdAt: cursorTime(createdAt), id: cursorId(id) }
+      }
+      const rows = await selectTrackerPage(db, {
+        ...(args.status ? { status: args.status } : {}),
+        ...statusBoundaries(now, options.status),
+        ...(after ? { after } : {}),
+        limit: limit + 1,
+      })
+      const kept = rows.slice(0, limit)
+      const last = kept.at(-1)
+      return {
+        nodes: kept.map(toTrackerModel),
+        pageInfo: {
+          hasNextPage: rows.length > limit,
+          endCursor: last ? encodeCursor([last.cursor_time, last.id]) : null,
+        },
+      }
+    },
+
+    async create(input: { name: string; privateKeys: FindMyKeyPair[] }): Promise<TrackerModel> {
+      const name = trackerName(input.name)
+      if (input.privateKeys.length > options.maxKeysPerMutation) {
+        throw new BadUserInputError(
+          `a tracker may be created with at most ${options.maxKeysPerMutation} keys (got ${input.privateKeys.length})`,
+          { argument: 'privateKeys', max: options.maxKeysPerMutation },
+        )
+      }
+      const tracker = await refusingDuplicates(() =>
+        createTrackerWithKeys(db, options.cipher, { name, keys: input.privateKeys.map(plainKey) }),
+      )
+      return toTrackerModel(tracker)
+    },
+
+    async rename(id: string, name: string): Promise<TrackerModel> {
+      return toTrackerModel(await renameTracker(db, requireId('tracker', id), trackerName(name)))
+    },
+
+    async deactivate(id: string): Promise<TrackerModel> {
+      return toTrackerModel(await deactivateTracker(db, requireId('tracker', id)))
+    },
+
+    async addKey(trackerId: string, pair: FindMyKeyPair): Promise<TrackerModel> {
+      const id = requireId('tracker', trackerId)
+      await refusingDuplicates(() => addTrackerKeys(db, options.cipher, id, [plainKey(pair)]))
+      return toTrackerModel(await getTracker(db, id))
+    },
+
+    async removeKey(trackerId: string, hashedAdvKey: string): Promise<TrackerModel> {
+      const tracker = await existing(trackerId)
+      await removeTrackerKey(db, tracker.id, hashedAdvKey)
+      return toTrackerModel(tracker)
+    },
+  }
+}
+
+export type TrackerService = ReturnType<typeof createTrackerService>

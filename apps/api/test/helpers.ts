@@ -1,0 +1,102 @@
+import { Writable } from 'node:stream'
+import { PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import { createTestDatabase, type TestDatabase } from '@tracker/db/testing'
+import { InProcessLockService, type LockService } from '@tracker/locks'
+import type { FastifyInstance } from 'fastify'
+import pino from 'pino'
+import { type ApiConfig, buildApp, createApiToken, parseApiEnv } from '../src/index.ts'
+
+export const TEST_KEY_ENCRYPTION_KEY = PrivateKeyCipher.generateSecret()
+
+export function testConfig(env: Record<string, string> = {}): ApiConfig {
+  return parseApiEnv({ KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY, LOG_LEVEL: 'silent', ...env })
+}
+
+/** Log lines the app wrote, parsed: tests assert on what operators would see. */
+export class LogCapture {
+  readonly lines: Record<string, unknown>[] = []
+  readonly logger = pino(
+    { level: 'info' },
+    new Writable({
+      write: (chunk, _encoding, done) => {
+        for (const line of String(chunk).split('\n').filter(Boolean)) this.lines.push(JSON.parse(line))
+        done()
+      },
+    }),
+  )
+}
+
+export interface GraphQLResponse {
+  status: number
+  headers: Record<string, unknown>
+  body: {
+    data?: Record<string, unknown> | null
+    errors?: { message: string; extensions: { code: string; [key: string]: unknown }; path?: unknown[] }[]
+    extensions?: Record<string, unknown>
+  }
+  raw: string
+}
+
+export interface TestApi {
+  app: FastifyInstance
+  database: TrackerDatabase
+  logs: LogCapture
+  readToken: string
+  writeToken: string
+  gql(
+    query: string,
+    options?: { variables?: Record<string, unknown>; token?: string | null },
+  ): Promise<GraphQLResponse>
+  close(): Promise<void>
+}
+
+/**
+ * The API built on a test database with a read and a write token. Pass `database` to share one
+ * between apps (it is then left open); otherwise a fresh one is created and closed with the app.
+ */
+export async function createTestApi(
+  options: { env?: Record<string, string>; database?: TrackerDatabase; locks?: LockService } = {},
+): Promise<TestApi> {
+  const owned: TestDatabase | undefined = options.database ? undefined : await createTestDatabase()
+  const database = options.database ?? owned!
+  const logs = new LogCapture()
+  const app = await buildApp({
+    database,
+    locks: options.locks ?? new InProcessLockService(),
+    logger: logs.logger,
+    config: testConfig(options.env),
+  })
+  const readToken = (await createApiToken(database.db, { name: 'test read', scope: 'read' })).token
+  const writeToken = (await createApiToken(database.db, { name: 'test write', scope: 'write' })).token
+  return {
+    app,
+    database,
+    logs,
+    readToken,
+    writeToken,
+    async gql(query, gqlOptions = {}) {
+      const token = gqlOptions.token === undefined ? writeToken : gqlOptions.token
+      const response = await app.inject({
+        method: 'POST',
+        url: '/graphql',
+        headers: token ? { authorization: `Bearer ${token}` } : {},
+        payload: { query, ...(gqlOptions.variables ? { variables: gqlOptions.variables } : {}) },
+      })
+      return {
+        status: response.statusCode,
+        headers: response.headers,
+        body: response.json(),
+        raw: response.body,
+      }
+    },
+    async close() {
+      await app.close()
+      await owned?.close()
+    },
+  }
+}
+
+export const HOUR = 3_600_000
+export const DAY = 86_400_000
+export const hourStart = (t: number) => Math.floor(t / HOUR) * HOUR
+export const dayStart = (t: number) => Math.floor(t / DAY) * DAY

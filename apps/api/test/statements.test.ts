@@ -1,0 +1,122 @@
+import { refreshLocationHistory } from '@tracker/db'
+import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
+import {
+  type KyselyPlugin,
+  type PluginTransformQueryArgs,
+  type PluginTransformResultArgs,
+  PostgresQueryCompiler,
+  sql,
+} from 'kysely'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createTestApi, DAY, dayStart, type TestApi } from './helpers.ts'
+
+/**
+ * Records every statement sent through the Kysely instance the API is given: a real count of
+ * round trips, on the real database, without mocking anything.
+ */
+class StatementRecorder implements KyselyPlugin {
+  readonly statements: string[] = []
+  readonly #compiler = new PostgresQueryCompiler()
+  transformQuery(args: PluginTransformQueryArgs) {
+    this.statements.push(this.#compiler.compileQuery(args.node, args.queryId).sql)
+    return args.node
+  }
+  async transformResult(args: PluginTransformResultArgs) {
+    return args.result
+  }
+  take(): string[] {
+    return this.statements.splice(0)
+  }
+}
+
+const POINTS = 510
+const recorder = new StatementRecorder()
+let database: TestDatabase
+let api: TestApi
+let trackerId: string
+
+beforeAll(async () => {
+  database = await createTestDatabase()
+  // The same database and connections, seen through a Kysely instance that records each statement.
+  api = await createTestApi({ database: { ...database, db: database.db.withPlugin(recorder) } })
+  // One daily report per day for 510 days: one raw chunk for all of them keeps the setup quick.
+  await sql`SELECT set_chunk_time_interval('location_reports', INTERVAL '1000 days')`.execute(database.db)
+  const tracker = await insertTracker(database.db, { keys: 2 })
+  trackerId = tracker.id
+  const today = dayStart(Date.now())
+  await database.db
+    .insertInto('location_reports')
+    .values(
+      Array.from({ length: POINTS }, (_, i) =>
+        reportRow(tracker.hashedAdvKeys[i % 2]!, new Date(today - (i + 1) * DAY + 3_600_000)),
+      ),
+    )
+    .execute()
+  // location_history reads the (real-time) aggregates: the points are served from it.
+  await database.withSession((session) => refreshLocationHistory(session))
+  for (let i = 0; i < 3; i++) await insertTracker(database.db, { keys: 2 })
+})
+afterAll(async () => {
+  await api?.close()
+  await database?.close()
+})
+
+const readsTrackers = (statement: string) => /from "trackers"/i.test(statement)
+
+describe('relation fields go through loaders', () => {
+  it('a history query returning 500 points issues one tracker query (two statements in all)', async () => {
+    const now = Date.now()
+    const query = `{
+      locationHistoryAggregated(trackerId: "${trackerId}", startTime: "${new Date(now - 1000 * DAY).toISOString()}",
+                                endTime: "${new Date(now).toISOString()}", bucketSize: "1 day") {
+        id timestamp tracker { id name currentStatus }
+      }
+    }`
+    // The first request also looks its token up; later ones find it in the token cache.
+    expect((await api.gql(query)).status).toBe(200)
+    recorder.take()
+
+    const response = await api.gql(query)
+    const statements = recorder.take()
+    const points = response.body.data!.locationHistoryAggregated as { tracker: { id: string } }[]
+    expect(points).toHaveLength(500)
+    expect(points.every((p) => p.tracker.id === trackerId)).toBe(true)
+    expect(statements.filter(readsTrackers)).toHaveLength(1)
+    expect(statements).toHaveLength(2)
+    expect(statements[0]).toMatch(/from location_history/i)
+  })
+
+  it('a page of trackers issues one query for the page and one for all of their keys', async () => {
+    await api.gql('{ trackers(first: 1) { nodes { id } } }')
+    recorder.take()
+    const response = await api.gql('{ trackers(first: 10) { nodes { id keys { hashedAdvKey } } } }')
+    const statements = recorder.take()
+    const nodes = (response.body.data!.trackers as { nodes: { keys: unknown[] }[] }).nodes
+    expect(nodes).toHaveLength(4)
+    expect(nodes.every((n) => n.keys.length === 2)).toBe(true)
+    expect(statements).toHaveLength(2)
+    expect(statements.filter((s) => /from "tracker_keys"/i.test(s))).toHaveLength(1)
+  })
+
+  it('raw reports with their tracker: one page query, one tracker query', async () => {
+    const key = (
+      await database.db
+        .selectFrom('tracker_keys')
+        .select('hashed_adv_key')
+        .where('tracker_id', '=', trackerId)
+        .executeTakeFirstOrThrow()
+    ).hashed_adv_key
+    await database.db
+      .insertInto('location_reports')
+      .values(Array.from({ length: 20 }, (_, i) => reportRow(key, new Date(Date.now() - (i + 1) * 60_000))))
+      .execute()
+    const query = `{ locationReports(trackerId: "${trackerId}", first: 20) { nodes { timestamp tracker { name } } } }`
+    await api.gql(query)
+    recorder.take()
+    const response = await api.gql(query)
+    const statements = recorder.take()
+    expect((response.body.data!.locationReports as { nodes: unknown[] }).nodes).toHaveLength(20)
+    expect(statements).toHaveLength(2)
+    expect(statements.filter(readsTrackers)).toHaveLength(1)
+  })
+})
