@@ -63,5 +63,7 @@ export async function aggregateWatermark(
     SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(ca.mat_hypertable_id)) AS watermark
       FROM _timescaledb_catalog.continuous_agg ca
      WHERE ca.user_view_name = ${aggregate}`.execute(db)
-  return rows[0]?.watermark ?? null
+  const watermark = rows[0]?.watermark ?? null
+  // Nothing materialized yet: TimescaleDB answers the minimum timestamp, which reads as an invalid date.
+  return watermark && !Number.isNaN(watermark.getTime()) ? watermark : null
 }

@@ -1,0 +1,75 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { RefreshObject, RefreshOutcomeLabel } from '../refresh/refresh-events.ts'
+
+const OBJECTS: RefreshObject[] = ['location_history', 'location_history_hourly', 'location_history_daily']
+
+/**
+ * The refresher's Prometheus metrics, on a registry of its own: several apps may share one process
+ * (the one-command demo), and the global default registry would mix them up.
+ */
+export class RefresherMetrics {
+  readonly registry = new Registry()
+
+  readonly refreshes = new Counter({
+    name: 'tracker_refresher_refreshes_total',
+    help: 'Refreshes by object and outcome (refreshed, skipped_concurrent, skipped_outside_safe_window, failed, cancelled)',
+    labelNames: ['object', 'outcome'] as const,
+    registers: [this.registry],
+  })
+
+  readonly refreshDuration = new Histogram({
+    name: 'tracker_refresher_refresh_duration_seconds',
+    help: 'Duration of refresh statements by object',
+    labelNames: ['object'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 1200],
+    registers: [this.registry],
+  })
+
+  readonly lastSuccess = new Gauge({
+    name: 'tracker_refresher_last_success_timestamp_seconds',
+    help: 'Unix time of the last successful refresh of each object (by this replica)',
+    labelNames: ['object'] as const,
+    registers: [this.registry],
+  })
+
+  readonly notificationsReceived = new Counter({
+    name: 'tracker_refresher_notifications_received_total',
+    help: 'Notifications received on refresh_location_history',
+    registers: [this.registry],
+  })
+
+  readonly notificationsCoalesced = new Counter({
+    name: 'tracker_refresher_notifications_coalesced_total',
+    help: 'Refresh requests merged into a refresh that was already waiting to run',
+    registers: [this.registry],
+  })
+
+  readonly listenerConnected = new Gauge({
+    name: 'tracker_refresher_listener_connected',
+    help: '1 while the LISTEN connection is up',
+    registers: [this.registry],
+  })
+
+  readonly listenerReconnects = new Counter({
+    name: 'tracker_refresher_listener_reconnects_total',
+    help: 'Times the LISTEN connection was re-established after a loss',
+    registers: [this.registry],
+  })
+
+  readonly periodicCycles = new Counter({
+    name: 'tracker_refresher_periodic_cycles_total',
+    help: 'Periodic refresh checks by outcome (refreshed, not_due, locked_elsewhere, lock_unavailable, failed, cancelled)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
+
+  constructor() {
+    // Zero series exist from the start, so rate() and alerts work before the first event.
+    for (const object of OBJECTS) {
+      for (const outcome of ['refreshed', 'failed'] satisfies RefreshOutcomeLabel[]) {
+        this.refreshes.inc({ object, outcome }, 0)
+      }
+    }
+    this.listenerConnected.set(0)
+  }
+}

@@ -1,0 +1,73 @@
+import { randomBytes } from 'node:crypto'
+import pino from 'pino'
+import { parseRefresherEnv, type RefresherConfig } from '../../src/env.ts'
+import type { PeriodicCycleEvent, RefreshEvent, RefresherHooks } from '../../src/refresh/refresh-events.ts'
+import type { RefresherHealth } from '../../src/refresher.ts'
+
+/** Logs stay quiet in tests; failures show up in assertions, not in log noise. */
+export const testLogger = pino({ level: 'silent' })
+
+/** A configuration as the env module builds it, with test-friendly defaults (free port, no pauses). */
+export function testConfig(env: Record<string, string> = {}): RefresherConfig {
+  return parseRefresherEnv({
+    REFRESHER_HTTP_PORT: '0',
+    REFRESHER_HTTP_HOST: '127.0.0.1',
+    REFRESH_MIN_INTERVAL: '0',
+    SHUTDOWN_GRACE: '5 seconds',
+    LOG_LEVEL: 'silent',
+    ...env,
+  })
+}
+
+/** Redis keys of one test only, so runs (and tests) never share locks. */
+export function uniqueKeyPrefix(): string {
+  return `test:refresher:${randomBytes(4).toString('hex')}:`
+}
+
+/** Collects what a refresher reports through its hooks. */
+export class Recorder implements RefresherHooks {
+  readonly refreshes: RefreshEvent[] = []
+  readonly cycles: (PeriodicCycleEvent & { replica: string })[] = []
+  readonly replica: string
+
+  constructor(replica = 'a') {
+    this.replica = replica
+  }
+
+  onRefresh = (event: RefreshEvent): void => {
+    this.refreshes.push(event)
+  }
+
+  onPeriodicCycle = (event: PeriodicCycleEvent): void => {
+    this.cycles.push({ ...event, replica: this.replica })
+  }
+
+  refreshesOf(
+    object: RefreshEvent['object'],
+    filter: Partial<Pick<RefreshEvent, 'outcome' | 'trigger'>> = {},
+  ) {
+    return this.refreshes.filter(
+      (e) =>
+        e.object === object &&
+        (filter.outcome === undefined || e.outcome === filter.outcome) &&
+        (filter.trigger === undefined || e.trigger === filter.trigger),
+    )
+  }
+}
+
+/** GET /health over real HTTP. */
+export async function getHealth(port: number): Promise<{ status: number; body: RefresherHealth }> {
+  const response = await fetch(`http://127.0.0.1:${port}/health`)
+  return { status: response.status, body: (await response.json()) as RefresherHealth }
+}
+
+export async function getText(port: number, path: string): Promise<string> {
+  const response = await fetch(`http://127.0.0.1:${port}${path}`)
+  return response.text()
+}
+
+/** The value of one sample in Prometheus text, e.g. metricValue(text, 'x_total{object="a"}'). */
+export function metricValue(text: string, sample: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${sample} `))
+  return line === undefined ? undefined : Number(line.slice(sample.length + 1))
+}
