@@ -1,0 +1,49 @@
+import {
+  createTrackerWithKeys,
+  listImportableKeys,
+  openTrackerKey,
+  type PrivateKeyCipher,
+  type TrackerDatabase,
+} from '@tracker/db'
+import { keyPairFromPrivateKey, type SimulatedTrackerInput, simulatedTrackers } from '@tracker/findmy'
+
+/** Creates the demo trackers on first start (keys derived from the state's seed, two per tracker). */
+export async function ensureDemoTrackers(
+  database: TrackerDatabase,
+  cipher: PrivateKeyCipher,
+  seed: number,
+  count: number,
+): Promise<number> {
+  const existing = await database.db.selectFrom('trackers').select('id').limit(1).execute()
+  if (existing.length > 0) return 0
+  const trackers = simulatedTrackers({ seed, trackers: count, keysPerTracker: 2 })
+  for (const [i, tracker] of trackers.entries()) {
+    await createTrackerWithKeys(database.db, cipher, {
+      name: `Demo tracker ${i + 1}`,
+      keys: tracker.keys.map((k) => ({ hashedAdvKey: k.hashedAdvKey, privateKey: k.privateKey })),
+    })
+  }
+  return trackers.length
+}
+
+/**
+ * The simulator's view of the trackers: every active tracker's public keys, taken from the database
+ * (opened with the cipher), so trackers added through the API or the CLI get reports too.
+ */
+export async function simulatorTrackers(
+  database: TrackerDatabase,
+  cipher: PrivateKeyCipher,
+): Promise<SimulatedTrackerInput[]> {
+  const byTracker = new Map<
+    string,
+    SimulatedTrackerInput & { keys: { advertisementKey: Buffer; hashedAdvKey: string }[] }
+  >()
+  for (const stored of await listImportableKeys(database.db)) {
+    const opened = openTrackerKey(cipher, stored)
+    const pair = keyPairFromPrivateKey(opened.privateKey)
+    const entry = byTracker.get(opened.trackerId) ?? { keys: [] }
+    entry.keys.push({ advertisementKey: pair.advertisementKey, hashedAdvKey: pair.hashedAdvKey })
+    byTracker.set(opened.trackerId, entry)
+  }
+  return [...byTracker.values()]
+}

@@ -1,0 +1,2 @@
+export { banner } from './banner.ts'
+export { type RunningStack, startStack } from './stack.ts'

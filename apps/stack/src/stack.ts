@@ -1,0 +1,175 @@
+import { createApiToken, parseApiEnv, type RunningApi, startApi } from '@tracker/api'
+import {
+  applyStoragePolicies,
+  connectEmbedded,
+  type EmbeddedDatabase,
+  migrateToLatest,
+  PrivateKeyCipher,
+  retentionConfigFromEnv,
+  serveWireProtocol,
+  type WireServer,
+} from '@tracker/db'
+import { type RunningSimulator, startSimulator } from '@tracker/findmy'
+import { parseImporterEnv, type RunningImporter, startImporter } from '@tracker/importer'
+import { InProcessLockService } from '@tracker/locks'
+import { parseRefresherEnv, type RunningRefresher, startRefresher } from '@tracker/refresher'
+import type { Logger } from 'pino'
+import { type DemoState, loadOrCreateState, saveState, stateFile } from './demo-state.ts'
+import { ensureDemoTrackers, simulatorTrackers } from './demo-trackers.ts'
+import { parseStackEnv } from './stack-env.ts'
+
+export interface RunningStack {
+  apiUrl: string
+  graphiqlUrl: string
+  apiToken: string
+  /** The Postgres port of the embedded database, null if it could not be opened. */
+  pgPort: number | null
+  simulatorUrl: string
+  demoTrackerId: string
+  dataDir: string
+  stop(): Promise<void>
+}
+
+/**
+ * The whole system in one process on the embedded TimescaleDB: the simulator as report source, and
+ * the importer, refresher and API each started through the same start function its container's
+ * entry point uses. Nothing in the apps is special-cased; they get the embedded database and an
+ * in-process lock service instead of a pool and Redis.
+ */
+export async function startStack(
+  env: Record<string, string | undefined>,
+  logger: Logger,
+): Promise<RunningStack> {
+  const settings = parseStackEnv(env)
+  const log = logger.child({ app: 'stack' })
+  // Validate every app's configuration before touching anything.
+  const retention = retentionConfigFromEnv(env)
+  const database = await connectEmbedded({ dataDir: settings.DATA_DIR, runPolicyJobs: true, logger: log })
+  const stopped: (() => Promise<void>)[] = [() => database.close()]
+  const stopAll = async () => {
+    for (const stop of stopped.reverse()) {
+      await stop().catch((error) => log.error({ err: error }, 'stopping a component failed'))
+    }
+  }
+  try {
+    const { state, created } = loadOrCreateState(settings.DATA_DIR)
+    if (created) {
+      log.warn(
+        { file: stateFile(settings.DATA_DIR) },
+        'generated a key-encryption secret for this local data directory; production must supply its own KEY_ENCRYPTION_KEY',
+      )
+    }
+    const cipher = PrivateKeyCipher.fromSecret(state.keyEncryptionKey)
+    await migrateToLatest(database.db)
+    await applyStoragePolicies(database.db, retention)
+    const added = await ensureDemoTrackers(database, cipher, state.simulatorSeed, settings.DEMO_TRACKERS)
+    if (added > 0) log.info({ trackers: added }, 'created demo trackers')
+    const apiToken = await ensureApiToken(database, settings.DATA_DIR, state)
+
+    const simulator: RunningSimulator = await startSimulator({
+      trackers: await simulatorTrackers(database, cipher),
+      seed: state.simulatorSeed,
+      port: settings.SIMULATOR_PORT,
+      host: '127.0.0.1',
+    })
+    stopped.push(() => simulator.stop())
+
+    const wire = await openWirePort(database, settings.PG_PORT, log)
+    if (wire) stopped.push(() => wire.close())
+
+    const locks = new InProcessLockService()
+    const appEnv = {
+      ...env,
+      KEY_ENCRYPTION_KEY: state.keyEncryptionKey,
+      REPORT_ENDPOINT_URL: simulator.url,
+      // The simulator is local: no need to space requests as for Apple's servers.
+      REPORT_ENDPOINT_PAUSE: env.REPORT_ENDPOINT_PAUSE ?? '50 ms',
+      API_GRAPHIQL: env.API_GRAPHIQL ?? 'true',
+      API_HOST: env.API_HOST ?? '127.0.0.1',
+      API_PORT: String(settings.API_PORT),
+      IMPORTER_HTTP_PORT: String(settings.IMPORTER_HTTP_PORT),
+      REFRESHER_HTTP_PORT: String(settings.REFRESHER_HTTP_PORT),
+      REFRESHER_HTTP_HOST: env.REFRESHER_HTTP_HOST ?? '127.0.0.1',
+    }
+    const refresher: RunningRefresher = await startRefresher({
+      database,
+      locks,
+      logger: logger.child({ app: 'refresher' }),
+      config: parseRefresherEnv(appEnv),
+    })
+    stopped.push(() => refresher.stop())
+    const api: RunningApi = await startApi({
+      database,
+      locks,
+      logger: logger.child({ app: 'api' }),
+      config: parseApiEnv(appEnv),
+    })
+    stopped.push(() => api.stop())
+    const importer: RunningImporter = await startImporter({
+      database,
+      locks,
+      logger: logger.child({ app: 'importer' }),
+      config: parseImporterEnv(appEnv),
+    })
+    stopped.push(() => importer.stop())
+
+    const demo = await database.db
+      .selectFrom('trackers')
+      .select('id')
+      .orderBy('created_at')
+      .orderBy('id')
+      .executeTakeFirstOrThrow()
+    return {
+      apiUrl: `${api.address}/graphql`,
+      graphiqlUrl: `${api.address}/graphiql`,
+      apiToken,
+      pgPort: wire?.port ?? null,
+      simulatorUrl: simulator.url,
+      demoTrackerId: demo.id,
+      dataDir: settings.DATA_DIR,
+      stop: stopAll,
+    }
+  } catch (error) {
+    await stopAll()
+    throw error
+  }
+}
+
+/** The demo token: created on first start, its plain text kept in the state file so every start can show it. */
+async function ensureApiToken(
+  database: EmbeddedDatabase,
+  dataDir: string,
+  state: DemoState,
+): Promise<string> {
+  if (state.apiToken) {
+    const { hashToken } = await import('@tracker/api')
+    const stored = await database.db
+      .selectFrom('api_tokens')
+      .select('id')
+      .where('token_hash', '=', hashToken(state.apiToken))
+      .where('revoked_at', 'is', null)
+      .executeTakeFirst()
+    if (stored) return state.apiToken
+  }
+  const created = await createApiToken(database.db, { name: 'local stack', scope: 'write' })
+  state.apiToken = created.token
+  saveState(dataDir, state)
+  return created.token
+}
+
+/** psql access is a convenience: a busy port is a warning, not a reason to fail the stack. */
+async function openWirePort(
+  database: EmbeddedDatabase,
+  port: number,
+  logger: Logger,
+): Promise<WireServer | null> {
+  try {
+    return await serveWireProtocol(database, { port, logger })
+  } catch (error) {
+    logger.warn(
+      { port, err: error },
+      'could not open the Postgres port of the embedded database (set PG_PORT); psql access is off',
+    )
+    return null
+  }
+}

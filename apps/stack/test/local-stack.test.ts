@@ -1,0 +1,128 @@
+import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+
+// The one-command stack as a person runs it: a real process, its own data directory, free ports.
+const MAIN = join(import.meta.dirname, '../src/main.ts')
+const dataDir = mkdtempSync(join(tmpdir(), 'tracker-stack-'))
+const children: ChildProcess[] = []
+afterAll(() => {
+  for (const child of children) child.kill('SIGKILL')
+  rmSync(dataDir, { recursive: true, force: true })
+})
+
+interface Started {
+  child: ChildProcess
+  output: () => string
+  apiUrl: string
+  token: string
+  trackerId: string
+  exited: Promise<number | null>
+}
+
+async function startStack(): Promise<Started> {
+  const child = spawn(process.execPath, ['--conditions=tracker-source', MAIN], {
+    env: {
+      PATH: process.env.PATH,
+      DATA_DIR: dataDir,
+      API_PORT: '0',
+      PG_PORT: '0',
+      IMPORTER_HTTP_PORT: '0',
+      REFRESHER_HTTP_PORT: '0',
+      LOG_LEVEL: 'info',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  children.push(child)
+  let output = ''
+  child.stdout!.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  child.stderr!.on('data', (chunk: Buffer) => {
+    output += chunk.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  // Wait for the banner and the first import run.
+  const deadline = Date.now() + 90_000
+  while (!(output.includes('API token:') && output.includes('import run finished'))) {
+    if (Date.now() > deadline) throw new Error(`the stack did not come up:\n${output}`)
+    if (child.exitCode !== null) throw new Error(`the stack exited with ${child.exitCode}:\n${output}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  const pick = (re: RegExp) => {
+    const match = re.exec(output)
+    if (!match) throw new Error(`${re} not found in:\n${output}`)
+    return match[1]!
+  }
+  return {
+    child,
+    output: () => output,
+    apiUrl: pick(/GraphQL: +(\S+)/),
+    token: pick(/API token: +(\S+)/),
+    trackerId: pick(/trackerId: "([^"]+)"/),
+    exited,
+  }
+}
+
+async function dailyHistory(stack: Started) {
+  const end = new Date()
+  const start = new Date(end.getTime() - 10 * 86_400_000)
+  const response = await fetch(stack.apiUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
+    body: JSON.stringify({
+      query: `query($id: ID!, $from: DateTime!, $to: DateTime!) {
+        locationHistoryAggregated(trackerId: $id, startTime: $from, endTime: $to, bucketSize: "1 day") {
+          timestamp location { latitude longitude } nearestCity reportCount tracker { name }
+        }
+      }`,
+      variables: { id: stack.trackerId, from: start.toISOString(), to: end.toISOString() },
+    }),
+  })
+  const body = (await response.json()) as {
+    data?: {
+      locationHistoryAggregated: {
+        timestamp: string
+        nearestCity: string | null
+        reportCount: number
+        tracker: { name: string }
+      }[]
+    }
+    errors?: unknown
+  }
+  expect(body.errors).toBeUndefined()
+  return body.data!.locationHistoryAggregated
+}
+
+async function stop(stack: Started): Promise<number | null> {
+  stack.child.kill('SIGINT')
+  return stack.exited
+}
+
+describe('the one-command stack', () => {
+  it('imports at start, answers the printed query with the printed token, stops cleanly and restarts with the same history', async () => {
+    const first = await startStack()
+    const points = await dailyHistory(first)
+    expect(points.length).toBeGreaterThanOrEqual(7)
+    expect(points.every((p) => p.tracker.name === 'Demo tracker 1')).toBe(true)
+    expect(points.filter((p) => p.nearestCity !== null).length).toBeGreaterThan(points.length / 2)
+    expect(await stop(first)).toBe(0)
+    expect(first.output()).toContain('stopped cleanly')
+
+    const second = await startStack()
+    try {
+      expect(second.token).toBe(first.token)
+      expect(second.trackerId).toBe(first.trackerId)
+      expect(second.output()).toMatch(/"inserted":0/)
+      const again = await dailyHistory(second)
+      // Complete days are identical; today may have gained a report since.
+      const today = new Date().toISOString().slice(0, 10)
+      const complete = (list: typeof points) => list.filter((p) => !p.timestamp.startsWith(today))
+      expect(complete(again)).toEqual(complete(points))
+    } finally {
+      expect(await stop(second)).toBe(0)
+    }
+  })
+})
