@@ -2,7 +2,8 @@
 // closing line CI can read: "tests: N passed, M failed, K skipped". Plain Node, no dependencies.
 import { readFileSync } from 'node:fs'
 
-const log = readFileSync(process.argv[2], 'utf8').replace(/\x1b\[[0-9;]*m/g, '')
+const ansiColour = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g')
+const log = readFileSync(process.argv[2], 'utf8').replace(ansiColour, '')
 let passed = 0
 let failed = 0
 let skipped = 0

@@ -44,7 +44,7 @@ const bool = (name: string) =>
     .default('false')
     .transform((value) => value === 'true' || value === '1')
 
-const apiEnvSchema = databaseEnvSchema('API').extend({
+export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: int('API_PORT', 0, 4000).refine((port) => port <= 65535, 'API_PORT must be at most 65535'),
   LOG_LEVEL: z

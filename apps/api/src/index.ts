@@ -1,6 +1,13 @@
 export { type ApiDeps, buildApp } from './app.ts'
 export { TOKENS_USAGE } from './cli/tokens-command.ts'
-export { type ApiConfig, ApiConfigError, describeConfig, parseApiEnv, parseDatabaseEnv } from './env.ts'
+export {
+  type ApiConfig,
+  ApiConfigError,
+  apiEnvSchema,
+  describeConfig,
+  parseApiEnv,
+  parseDatabaseEnv,
+} from './env.ts'
 export type { ApiMetrics } from './http/metrics.ts'
 export {
   type CreatedApiToken,

@@ -36,7 +36,7 @@ const bool = (fallback: boolean) =>
     .default(fallback ? 'true' : 'false')
     .transform((v) => v === 'true' || v === '1' || v === 'yes')
 
-const schema = databaseEnvSchema('IMPORTER').extend({
+export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
@@ -117,7 +117,7 @@ export class ImporterConfigError extends Error {
 
 /** The importer's one reader of the environment: parsed once, bad values named. */
 export function parseImporterEnv(env: Record<string, string | undefined>): ImporterConfig {
-  const parsed = schema.safeParse(env)
+  const parsed = importerEnvSchema.safeParse(env)
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) => `  - ${issue.path.join('.') || 'env'}: ${issue.message}`,

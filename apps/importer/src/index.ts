@@ -1,4 +1,10 @@
-export { describeConfig, type ImporterConfig, ImporterConfigError, parseImporterEnv } from './env.ts'
+export {
+  describeConfig,
+  type ImporterConfig,
+  ImporterConfigError,
+  importerEnvSchema,
+  parseImporterEnv,
+} from './env.ts'
 export { ImporterMetrics } from './http/importer-metrics.ts'
 export { type ImporterDependencies, type RunningImporter, startImporter } from './importer.ts'
 export { latestRuns } from './run/import-run.repository.ts'

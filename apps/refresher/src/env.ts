@@ -25,7 +25,7 @@ const duration = (fallback: string, options: { allowZero?: boolean } = {}) =>
       }
     })
 
-const schema = databaseEnvSchema('REFRESHER').extend({
+export const refresherEnvSchema = databaseEnvSchema('REFRESHER').extend({
   REDIS_URL: z
     .string()
     .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
@@ -79,7 +79,7 @@ export class RefresherConfigError extends Error {
 
 /** The refresher's one reader of the environment: parsed once, bad values named. */
 export function parseRefresherEnv(env: Record<string, string | undefined>): RefresherConfig {
-  const parsed = schema.safeParse(env)
+  const parsed = refresherEnvSchema.safeParse(env)
   if (!parsed.success) {
     const problems = parsed.error.issues.map(
       (issue) => `  - ${issue.path.join('.') || 'env'}: ${issue.message}`,

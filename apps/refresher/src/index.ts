@@ -1,4 +1,10 @@
-export { describeConfig, parseRefresherEnv, type RefresherConfig, RefresherConfigError } from './env.ts'
+export {
+  describeConfig,
+  parseRefresherEnv,
+  type RefresherConfig,
+  RefresherConfigError,
+  refresherEnvSchema,
+} from './env.ts'
 export type { HealthReport } from './http/health-server.ts'
 export { RefresherMetrics } from './http/refresher-metrics.ts'
 export {

@@ -8,7 +8,7 @@ const port = (name: string, fallback: number) =>
     .max(65535, `${name} must be 0 (a free port) to 65535`)
     .default(fallback)
 
-const schema = z.object({
+export const stackEnvSchema = z.object({
   DATA_DIR: z.string().min(1).default('.tracker-data'),
   API_PORT: port('API_PORT', 4000),
   /** Postgres wire protocol of the embedded database, for psql. */
@@ -25,7 +25,7 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
 })
 
-export type StackSettings = z.infer<typeof schema>
+export type StackSettings = z.infer<typeof stackEnvSchema>
 
 export class StackConfigError extends Error {
   readonly code = 'INVALID_CONFIG'
@@ -33,7 +33,7 @@ export class StackConfigError extends Error {
 
 /** The stack's own settings; the apps read theirs from the same environment, with the stack's overrides. */
 export function parseStackEnv(env: Record<string, string | undefined>): StackSettings {
-  const parsed = schema.safeParse(env)
+  const parsed = stackEnvSchema.safeParse(env)
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join('.')}: ${issue.message}`)
     throw new StackConfigError(`Invalid configuration:\n${problems.join('\n')}`)

@@ -1,0 +1,182 @@
+import { apiEnvSchema } from '@tracker/api'
+import { DEFAULT_RETENTION, formatDuration, RETENTION_ENV } from '@tracker/db'
+import { importerEnvSchema } from '@tracker/importer'
+import { refresherEnvSchema } from '@tracker/refresher'
+import type { z } from 'zod'
+import { stackEnvSchema } from './stack-env.ts'
+
+/**
+ * The README's configuration table, generated from the apps' own environment schemas so that names
+ * and defaults cannot drift from the code (test/env-docs.test.ts compares it with README.md).
+ * Only the meanings are written here.
+ */
+const MEANINGS: Record<string, string> = {
+  DATABASE_URL: 'PostgreSQL/TimescaleDB `postgres://` URL; unset: the embedded TimescaleDB in `DATA_DIR`',
+  DATA_DIR: 'the embedded database directory (and the local stack state)',
+  REDIS_URL: '`redis://` URL for locks across replicas (and the API rate limits); unset: in-process locks',
+  KEY_ENCRYPTION_KEY:
+    '32 bytes (base64 or hex) sealing tracker private keys at rest; required by importer and API',
+  LOG_LEVEL: 'pino level: trace, debug, info, warn, error, fatal, silent',
+  API_DB_POOL_SIZE: 'connections in the API pool',
+  API_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of the API connections (ms)',
+  API_HOST: 'API listen address',
+  API_PORT: 'API listen port (0: a free port)',
+  API_GRAPHIQL: 'serve GraphiQL at /graphiql (its queries still need a token)',
+  API_HISTORY_MAX_POINTS: 'points per history call (cut results say so)',
+  API_HISTORY_MAX_RANGE_HOURLY: 'longest range for bucketSize "1 hour"',
+  API_HISTORY_MAX_RANGE_DAILY: 'longest range for bucketSize "1 day"',
+  API_PAGE_SIZE_DEFAULT: 'default page size of lists',
+  API_PAGE_SIZE_MAX: 'largest page size of lists',
+  API_MAX_QUERY_DEPTH: 'GraphQL nesting limit',
+  API_MAX_QUERY_COMPLEXITY: 'GraphQL complexity limit',
+  API_MAX_QUERY_TOKENS: 'GraphQL parser token limit',
+  API_BODY_LIMIT_BYTES: 'request body limit',
+  API_MAX_KEYS_PER_MUTATION: 'keys in one createTracker',
+  API_RATE_LIMIT_MAX: 'requests per token per window',
+  API_RATE_LIMIT_WINDOW: 'rate-limit window',
+  API_STATUS_ACTIVE_WITHIN: 'currentStatus ACTIVE: seen within this',
+  API_STATUS_LOST_AFTER: 'currentStatus LOST: not seen for this (STALE in between)',
+  API_REFRESH_MAX_WINDOW: 'longest window refreshLocationHistoryAggregates accepts',
+  API_REFRESH_LOCK_WAIT: 'how long the refresh mutation waits for the shared refresh lock',
+  API_REFRESH_LOCK_TTL: 'TTL of the refresh lock while the mutation holds it (extended while it works)',
+  API_REFRESH_STATEMENT_TIMEOUT: 'statement timeout of each refresh the mutation runs',
+  API_TOKEN_CACHE_TTL: 'how long a token check is remembered (revocation delay on running replicas)',
+  IMPORTER_DB_POOL_SIZE: 'connections in the importer pool',
+  IMPORTER_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of the importer connections (ms)',
+  REPORT_ENDPOINT_URL:
+    'the report endpoint (macless-haystack mh_endpoint.py, or the simulator); required to import',
+  REPORT_ENDPOINT_USERNAME: 'HTTP Basic user of the endpoint',
+  REPORT_ENDPOINT_PASSWORD: 'HTTP Basic password of the endpoint (never logged)',
+  REPORT_ENDPOINT_BATCH_SIZE: 'key ids per request (the endpoint de-duplicates across ids)',
+  REPORT_ENDPOINT_TIMEOUT: 'per request',
+  REPORT_ENDPOINT_MAX_ATTEMPTS: 'attempts per batch (backoff on 5xx, timeouts, empty 200)',
+  REPORT_ENDPOINT_BACKOFF: 'first retry delay, doubling',
+  REPORT_ENDPOINT_PAUSE: 'pause between requests (polling too fast gets accounts banned)',
+  IMPORT_LOOKBACK_DAYS: 'days of reports asked for (1-7, within the safe late horizon)',
+  IMPORT_SCHEDULE: 'cron expression (UTC)',
+  IMPORT_ON_START: 'run an import at start',
+  IMPORT_INSERT_BATCH_SIZE: 'rows per insert statement',
+  IMPORT_CLOCK_SKEW: 'reports further in the future are rejected',
+  IMPORT_LOCK_TTL: 'TTL of the import lock (extended while a run works)',
+  GEOCODER: '`offline` (GeoNames, no network) or `off`',
+  GEOCODER_MAX_DISTANCE_KM: 'farther than this from any place: no city',
+  IMPORTER_HTTP_PORT: 'importer /health and /metrics port (0: a free port)',
+  REFRESHER_DB_POOL_SIZE: 'connections in the refresher pool',
+  REFRESHER_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of ordinary refresher queries (ms)',
+  REDIS_KEY_PREFIX: 'prefix of the refresher lock and last-refresh keys',
+  REFRESH_STATEMENT_TIMEOUT: 'statement timeout of every refresh (the seed: 20 minutes)',
+  REFRESH_MIN_INTERVAL: 'least time between two location_history refreshes',
+  PERIODIC_REFRESH_INTERVAL: 'at most one periodic aggregate refresh per interval, across replicas',
+  PERIODIC_REFRESH_CHECK_INTERVAL: 'how often each replica checks whether the periodic refresh is due',
+  REFRESH_LOCK_TTL: 'TTL of the periodic refresh lock (extended while held)',
+  SHUTDOWN_GRACE: 'on SIGTERM, how long a refresh in flight may finish before it is cancelled',
+  REFRESHER_HTTP_PORT: 'refresher /health and /metrics port (0: a free port)',
+  REFRESHER_HTTP_HOST: 'refresher /health and /metrics address',
+  PG_PORT: 'local stack: Postgres port of the embedded database, for psql',
+  SIMULATOR_PORT: 'local stack: the simulator (report endpoint) port',
+  DEMO_TRACKERS: 'local stack: demo trackers created on first start',
+  RAW_RETENTION: 'raw reports kept (retention policy on location_reports)',
+  RAW_CHUNK_INTERVAL: 'chunk interval of location_reports',
+  RAW_COMPRESS_AFTER: 'raw chunks older than this are compressed',
+  HOURLY_RETENTION: 'location_history_hourly kept',
+  HOURLY_CHUNK_INTERVAL: 'chunk interval of the hourly aggregate (small, so its retention acts)',
+  DAILY_RETENTION: 'location_history_daily kept',
+  DAILY_CHUNK_INTERVAL: 'chunk interval of the daily aggregate',
+  HOURLY_REFRESH_WINDOW: 'how far back the hourly aggregate is refreshed',
+  DAILY_REFRESH_WINDOW: 'how far back the daily aggregate is refreshed',
+}
+
+/** Shown instead of "(unset)" where unset means something specific. */
+const UNSET: Record<string, string> = {
+  DATABASE_URL: '(embedded)',
+  REDIS_URL: '(in-process locks)',
+  KEY_ENCRYPTION_KEY: '(required)',
+  REPORT_ENDPOINT_URL: '(required to import)',
+}
+
+type Schema = z.ZodObject<Record<string, z.ZodType>>
+
+/** The default a field falls back to: found through the pipes, optionals and defaults around it. */
+export function defaultOf(field: z.ZodType): unknown {
+  type Node = { _zod: { def: Record<string, unknown> } }
+  let node = field as unknown as Node | undefined
+  while (node) {
+    const def = node._zod.def
+    if (def.type === 'default') return def.defaultValue
+    node = (def.in ?? def.innerType) as Node | undefined
+  }
+  return undefined
+}
+
+export interface EnvDoc {
+  name: string
+  apps: string[]
+  default: string
+  meaning: string
+}
+
+export function envDocs(): EnvDoc[] {
+  const schemas: [string, Schema][] = [
+    ['importer', importerEnvSchema as unknown as Schema],
+    ['refresher', refresherEnvSchema as unknown as Schema],
+    ['api', apiEnvSchema as unknown as Schema],
+    ['local stack', stackEnvSchema as unknown as Schema],
+  ]
+  const docs = new Map<string, EnvDoc>()
+  const add = (name: string, app: string, fallback: unknown) => {
+    const doc = docs.get(name) ?? { name, apps: [], default: '', meaning: MEANINGS[name] ?? '' }
+    doc.apps.push(app)
+    const shown = fallback === undefined ? (UNSET[name] ?? '(unset)') : `\`${String(fallback)}\``
+    // The stack overrides some apps' defaults (ports); the apps' own default is the documented one.
+    if (!doc.default) doc.default = shown
+    docs.set(name, doc)
+  }
+  for (const [app, schema] of schemas) {
+    for (const [name, field] of Object.entries(schema.shape)) add(name, app, defaultOf(field))
+  }
+  for (const [key, name] of Object.entries(RETENTION_ENV)) {
+    for (const app of ['importer', 'refresher', 'api', 'local stack']) {
+      add(name, app, formatDuration(DEFAULT_RETENTION[key as keyof typeof DEFAULT_RETENTION]))
+    }
+  }
+  return [...docs.values()]
+}
+
+export function envTableMarkdown(): string {
+  const rows = envDocs().map((d) => `| \`${d.name}\` | ${d.apps.join(', ')} | ${d.default} | ${d.meaning} |`)
+  return ['| variable | read by | default | meaning |', '|---|---|---|---|', ...rows].join('\n')
+}
+
+export const ENV_TABLE_BEGIN =
+  "<!-- env-table:begin (generated by `pnpm docs:env` from the apps' schemas) -->"
+export const ENV_TABLE_END = '<!-- env-table:end -->'
+
+/** README text with the section between the markers replaced by the generated table. */
+export function withEnvTable(readme: string): string {
+  const start = readme.indexOf(ENV_TABLE_BEGIN)
+  const end = readme.indexOf(ENV_TABLE_END)
+  if (start === -1 || end === -1) throw new Error('README.md has no env-table markers')
+  return `${readme.slice(0, start + ENV_TABLE_BEGIN.length)}\n${envTableMarkdown()}\n${readme.slice(end)}`
+}
+
+/** A markdown table's cells, whatever the column alignment a formatter gave it. */
+export function tableCells(markdown: string): string[][] {
+  return markdown
+    .split('\n')
+    .filter((line) => line.trimStart().startsWith('|'))
+    .map((line) =>
+      line
+        .trim()
+        .slice(1, -1)
+        .split('|')
+        .map((cell) => cell.trim().replace(/^-+$/, '---')),
+    )
+}
+
+/** The table between the README's markers. */
+export function envTableIn(readme: string): string {
+  const start = readme.indexOf(ENV_TABLE_BEGIN)
+  const end = readme.indexOf(ENV_TABLE_END)
+  if (start === -1 || end === -1) throw new Error('README.md has no env-table markers')
+  return readme.slice(start + ENV_TABLE_BEGIN.length, end)
+}
