@@ -1,12 +1,18 @@
 import {
+  booleanVar,
   DAY_MS,
   databaseEnvSchema,
+  durationVar,
+  envIssues,
   formatDuration,
-  parseDuration,
+  logLevelVar,
+  portVar,
   type RetentionConfig,
   RetentionConfigError,
   redactUrl,
+  redisUrlVar,
   retentionConfigFromEnv,
+  wholeNumberVar,
 } from '@tracker/db'
 import { z } from 'zod'
 
@@ -15,74 +21,37 @@ export class ApiConfigError extends Error {
   readonly code = 'INVALID_API_CONFIG'
 }
 
-const int = (name: string, min: number, fallback: number) =>
-  z.coerce
-    .number({ error: `${name} must be a whole number` })
-    .int(`${name} must be a whole number`)
-    .min(min, `${name} must be at least ${min}`)
-    .default(fallback)
-
-const duration = (name: string, fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((value, ctx) => {
-      try {
-        return parseDuration(value)
-      } catch {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${name} must be a duration such as "30 s", "10 min", "24 hours" or "31 days" (got "${value}")`,
-        })
-        return z.NEVER
-      }
-    })
-
-const bool = (name: string) =>
-  z
-    .enum(['true', 'false', '1', '0', ''], { error: `${name} must be true or false` })
-    .default('false')
-    .transform((value) => value === 'true' || value === '1')
-
 export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_HOST: z.string().min(1).default('0.0.0.0'),
-  API_PORT: int('API_PORT', 0, 4000).refine((port) => port <= 65535, 'API_PORT must be at most 65535'),
-  LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
-      error: 'LOG_LEVEL must be one of fatal, error, warn, info, debug, trace, silent',
-    })
-    .default('info'),
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
-    .optional()
-    .or(z.literal('').transform(() => undefined)),
+  API_PORT: portVar('API_PORT', 4000),
+  LOG_LEVEL: logLevelVar(),
+  REDIS_URL: redisUrlVar(),
   KEY_ENCRYPTION_KEY: z
     .string({
       error:
         'KEY_ENCRYPTION_KEY must be set: 32 random bytes as base64 or hex (the key that seals tracker private keys)',
     })
     .min(1, 'KEY_ENCRYPTION_KEY must be set: 32 random bytes as base64 or hex'),
-  API_GRAPHIQL: bool('API_GRAPHIQL'),
-  API_HISTORY_MAX_POINTS: int('API_HISTORY_MAX_POINTS', 1, 500),
-  API_HISTORY_MAX_RANGE_HOURLY: duration('API_HISTORY_MAX_RANGE_HOURLY', '31 days'),
-  API_HISTORY_MAX_RANGE_DAILY: duration('API_HISTORY_MAX_RANGE_DAILY', '1096 days'),
-  API_PAGE_SIZE_DEFAULT: int('API_PAGE_SIZE_DEFAULT', 1, 50),
-  API_PAGE_SIZE_MAX: int('API_PAGE_SIZE_MAX', 1, 100),
-  API_MAX_QUERY_DEPTH: int('API_MAX_QUERY_DEPTH', 2, 8),
-  API_MAX_QUERY_COMPLEXITY: int('API_MAX_QUERY_COMPLEXITY', 10, 20_000),
-  API_MAX_QUERY_TOKENS: int('API_MAX_QUERY_TOKENS', 50, 2_000),
-  API_BODY_LIMIT_BYTES: int('API_BODY_LIMIT_BYTES', 1024, 64 * 1024),
-  API_MAX_KEYS_PER_MUTATION: int('API_MAX_KEYS_PER_MUTATION', 1, 50),
-  API_RATE_LIMIT_MAX: int('API_RATE_LIMIT_MAX', 1, 600),
-  API_RATE_LIMIT_WINDOW: duration('API_RATE_LIMIT_WINDOW', '1 min'),
-  API_STATUS_ACTIVE_WITHIN: duration('API_STATUS_ACTIVE_WITHIN', '24 hours'),
-  API_STATUS_LOST_AFTER: duration('API_STATUS_LOST_AFTER', '7 days'),
-  API_REFRESH_MAX_WINDOW: duration('API_REFRESH_MAX_WINDOW', '31 days'),
-  API_REFRESH_LOCK_WAIT: duration('API_REFRESH_LOCK_WAIT', '60 s'),
-  API_REFRESH_LOCK_TTL: duration('API_REFRESH_LOCK_TTL', '30 min'),
-  API_REFRESH_STATEMENT_TIMEOUT: duration('API_REFRESH_STATEMENT_TIMEOUT', '20 min'),
-  API_TOKEN_CACHE_TTL: duration('API_TOKEN_CACHE_TTL', '10 s'),
+  API_GRAPHIQL: booleanVar('API_GRAPHIQL', false),
+  API_HISTORY_MAX_POINTS: wholeNumberVar('API_HISTORY_MAX_POINTS', 500),
+  API_HISTORY_MAX_RANGE_HOURLY: durationVar('API_HISTORY_MAX_RANGE_HOURLY', '31 days'),
+  API_HISTORY_MAX_RANGE_DAILY: durationVar('API_HISTORY_MAX_RANGE_DAILY', '1096 days'),
+  API_PAGE_SIZE_DEFAULT: wholeNumberVar('API_PAGE_SIZE_DEFAULT', 50),
+  API_PAGE_SIZE_MAX: wholeNumberVar('API_PAGE_SIZE_MAX', 100),
+  API_MAX_QUERY_DEPTH: wholeNumberVar('API_MAX_QUERY_DEPTH', 8, { min: 2 }),
+  API_MAX_QUERY_COMPLEXITY: wholeNumberVar('API_MAX_QUERY_COMPLEXITY', 20_000, { min: 10 }),
+  API_MAX_QUERY_TOKENS: wholeNumberVar('API_MAX_QUERY_TOKENS', 2_000, { min: 50 }),
+  API_BODY_LIMIT_BYTES: wholeNumberVar('API_BODY_LIMIT_BYTES', 64 * 1024, { min: 1024 }),
+  API_MAX_KEYS_PER_MUTATION: wholeNumberVar('API_MAX_KEYS_PER_MUTATION', 50),
+  API_RATE_LIMIT_MAX: wholeNumberVar('API_RATE_LIMIT_MAX', 600),
+  API_RATE_LIMIT_WINDOW: durationVar('API_RATE_LIMIT_WINDOW', '1 min'),
+  API_STATUS_ACTIVE_WITHIN: durationVar('API_STATUS_ACTIVE_WITHIN', '24 hours'),
+  API_STATUS_LOST_AFTER: durationVar('API_STATUS_LOST_AFTER', '7 days'),
+  API_REFRESH_MAX_WINDOW: durationVar('API_REFRESH_MAX_WINDOW', '31 days'),
+  API_REFRESH_LOCK_WAIT: durationVar('API_REFRESH_LOCK_WAIT', '60 s'),
+  API_REFRESH_LOCK_TTL: durationVar('API_REFRESH_LOCK_TTL', '30 min'),
+  API_REFRESH_STATEMENT_TIMEOUT: durationVar('API_REFRESH_STATEMENT_TIMEOUT', '20 min'),
+  API_TOKEN_CACHE_TTL: durationVar('API_TOKEN_CACHE_TTL', '10 s'),
 })
 
 type ParsedEnv = z.infer<typeof apiEnvSchema>
@@ -114,18 +83,11 @@ export interface ApiConfig {
   auth: { tokenCacheTtlMs: number }
 }
 
-function issuesOf(error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const variable = issue.path.join('.')
-    return issue.message.includes(variable) || !variable ? issue.message : `${variable}: ${issue.message}`
-  })
-}
-
 /** Reads the environment (main.ts passes process.env); fails naming each bad variable. */
 export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig {
   const problems: string[] = []
   const parsed = apiEnvSchema.safeParse(env)
-  if (!parsed.success) problems.push(...issuesOf(parsed.error))
+  if (!parsed.success) problems.push(...envIssues(parsed.error))
   let retention: RetentionConfig | undefined
   try {
     retention = retentionConfigFromEnv(env)
@@ -189,7 +151,7 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig): ApiConfig {
 export function parseDatabaseEnv(env: Record<string, string | undefined>): Record<string, unknown> {
   const parsed = databaseEnvSchema('API').safeParse(env)
   if (!parsed.success) {
-    throw new ApiConfigError(`Invalid database configuration:\n  - ${issuesOf(parsed.error).join('\n  - ')}`)
+    throw new ApiConfigError(`Invalid database configuration:\n  - ${envIssues(parsed.error).join('\n  - ')}`)
   }
   return parsed.data
 }

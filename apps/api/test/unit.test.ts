@@ -76,7 +76,7 @@ describe('configuration', () => {
       parseApiEnv({
         API_DB_POOL_SIZE: 'ten',
         API_HISTORY_MAX_RANGE_DAILY: 'forever',
-        API_GRAPHIQL: 'yes',
+        API_GRAPHIQL: 'maybe',
         API_PAGE_SIZE_DEFAULT: '200',
         RAW_RETENTION: '2 days',
       })
@@ -87,7 +87,7 @@ describe('configuration', () => {
     const message = (error as Error).message
     expect(message).toMatch(/KEY_ENCRYPTION_KEY must be set/)
     expect(message).toMatch(/API_DB_POOL_SIZE must be a whole number/)
-    expect(message).toMatch(/API_HISTORY_MAX_RANGE_DAILY must be a duration/)
+    expect(message).toMatch(/API_HISTORY_MAX_RANGE_DAILY: "[^"]*" is not a duration/)
     expect(message).toMatch(/API_GRAPHIQL must be true or false/)
     expect(message).toMatch(/RAW_RETENTION/)
   })

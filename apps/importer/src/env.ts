@@ -1,59 +1,36 @@
 import {
+  booleanVar,
   connectOptionsFromEnv,
   databaseEnvSchema,
-  parseDuration,
+  durationVar,
+  envIssues,
+  logLevelVar,
+  portVar,
   type RetentionConfig,
   redactUrl,
+  redisUrlVar,
   retentionConfigFromEnv,
   safeLateHorizonMs,
+  wholeNumberVar,
 } from '@tracker/db'
 import { Cron } from 'croner'
 import { z } from 'zod'
 
-const duration = (name: string, fallback: string) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((value, ctx) => {
-      try {
-        return parseDuration(value)
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: `${name}: ${(error as Error).message}` })
-        return z.NEVER
-      }
-    })
-
-const positiveInt = (name: string, fallback: number) =>
-  z.coerce
-    .number({ error: `${name} must be a number` })
-    .int(`${name} must be a whole number`)
-    .positive(`${name} must be positive`)
-    .default(fallback)
-
-const bool = (fallback: boolean) =>
-  z
-    .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'must be true or false' })
-    .default(fallback ? 'true' : 'false')
-    .transform((v) => v === 'true' || v === '1' || v === 'yes')
-
 export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
-    .optional(),
+  REDIS_URL: redisUrlVar(),
   KEY_ENCRYPTION_KEY: z.string().optional(),
   REPORT_ENDPOINT_URL: z
     .url({ error: 'REPORT_ENDPOINT_URL must be the http(s) URL of the report endpoint' })
     .optional(),
   REPORT_ENDPOINT_USERNAME: z.string().optional(),
   REPORT_ENDPOINT_PASSWORD: z.string().optional(),
-  REPORT_ENDPOINT_BATCH_SIZE: positiveInt('REPORT_ENDPOINT_BATCH_SIZE', 5),
-  REPORT_ENDPOINT_TIMEOUT: duration('REPORT_ENDPOINT_TIMEOUT', '60 seconds'),
-  REPORT_ENDPOINT_MAX_ATTEMPTS: positiveInt('REPORT_ENDPOINT_MAX_ATTEMPTS', 4),
-  REPORT_ENDPOINT_BACKOFF: duration('REPORT_ENDPOINT_BACKOFF', '2 seconds'),
+  REPORT_ENDPOINT_BATCH_SIZE: wholeNumberVar('REPORT_ENDPOINT_BATCH_SIZE', 5),
+  REPORT_ENDPOINT_TIMEOUT: durationVar('REPORT_ENDPOINT_TIMEOUT', '60 seconds'),
+  REPORT_ENDPOINT_MAX_ATTEMPTS: wholeNumberVar('REPORT_ENDPOINT_MAX_ATTEMPTS', 4),
+  REPORT_ENDPOINT_BACKOFF: durationVar('REPORT_ENDPOINT_BACKOFF', '2 seconds'),
   // Polling faster than every 15-30 minutes has led to banned accounts; requests are spaced too.
-  REPORT_ENDPOINT_PAUSE: duration('REPORT_ENDPOINT_PAUSE', '2 seconds'),
-  IMPORT_LOOKBACK_DAYS: positiveInt('IMPORT_LOOKBACK_DAYS', 7).refine(
+  REPORT_ENDPOINT_PAUSE: durationVar('REPORT_ENDPOINT_PAUSE', '2 seconds'),
+  IMPORT_LOOKBACK_DAYS: wholeNumberVar('IMPORT_LOOKBACK_DAYS', 7).refine(
     (d) => d <= 7,
     'IMPORT_LOOKBACK_DAYS must be 1..7: the endpoint serves at most 7 days',
   ),
@@ -68,20 +45,20 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
         return false
       }
     }, 'IMPORT_SCHEDULE must be a cron expression, e.g. "0 */6 * * *"'),
-  IMPORT_ON_START: bool(true),
-  IMPORT_INSERT_BATCH_SIZE: positiveInt('IMPORT_INSERT_BATCH_SIZE', 2000).refine(
+  IMPORT_ON_START: booleanVar('IMPORT_ON_START', true),
+  IMPORT_INSERT_BATCH_SIZE: wholeNumberVar('IMPORT_INSERT_BATCH_SIZE', 2000).refine(
     (n) => n <= 10_000,
     'IMPORT_INSERT_BATCH_SIZE must be at most 10000',
   ),
-  IMPORT_CLOCK_SKEW: duration('IMPORT_CLOCK_SKEW', '10 minutes'),
-  IMPORT_LOCK_TTL: duration('IMPORT_LOCK_TTL', '2 minutes'),
+  IMPORT_CLOCK_SKEW: durationVar('IMPORT_CLOCK_SKEW', '10 minutes'),
+  IMPORT_LOCK_TTL: durationVar('IMPORT_LOCK_TTL', '2 minutes'),
   GEOCODER: z.enum(['offline', 'off'], { error: 'GEOCODER must be "offline" or "off"' }).default('offline'),
   GEOCODER_MAX_DISTANCE_KM: z.coerce
     .number()
     .positive('GEOCODER_MAX_DISTANCE_KM must be positive')
     .default(50),
-  IMPORTER_HTTP_PORT: z.coerce.number().int().min(0).max(65535).default(9465),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  IMPORTER_HTTP_PORT: portVar('IMPORTER_HTTP_PORT', 9465),
+  LOG_LEVEL: logLevelVar(),
 })
 
 export interface ImporterConfig {
@@ -119,9 +96,7 @@ export class ImporterConfigError extends Error {
 export function parseImporterEnv(env: Record<string, string | undefined>): ImporterConfig {
   const parsed = importerEnvSchema.safeParse(env)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `  - ${issue.path.join('.') || 'env'}: ${issue.message}`,
-    )
+    const problems = envIssues(parsed.error).map((problem) => `  - ${problem}`)
     throw new ImporterConfigError(`Invalid importer configuration:\n${problems.join('\n')}`)
   }
   const e = parsed.data

@@ -2,54 +2,33 @@ import {
   type ConnectOptions,
   connectOptionsFromEnv,
   databaseEnvSchema,
+  durationVar,
+  envIssues,
   formatDuration,
+  logLevelVar,
   parseDuration,
+  portVar,
   RETENTION_ENV,
   type RetentionConfig,
   redactUrl,
+  redisUrlVar,
   retentionConfigFromEnv,
 } from '@tracker/db'
 import { z } from 'zod'
 
-const duration = (fallback: string, options: { allowZero?: boolean } = {}) =>
-  z
-    .string()
-    .default(fallback)
-    .transform((value, ctx) => {
-      if (options.allowZero && /^\s*0\s*[a-z]*\s*$/i.test(value)) return 0
-      try {
-        return parseDuration(value)
-      } catch (error) {
-        ctx.addIssue({ code: 'custom', message: (error as Error).message })
-        return z.NEVER
-      }
-    })
-
 export const refresherEnvSchema = databaseEnvSchema('REFRESHER').extend({
-  REDIS_URL: z
-    .string()
-    .regex(/^rediss?:\/\//, 'REDIS_URL must be a redis:// or rediss:// URL')
-    .optional(),
+  REDIS_URL: redisUrlVar(),
   // Lets several deployments (or test runs) share one Redis without sharing locks.
   REDIS_KEY_PREFIX: z.string().default(''),
-  REFRESH_STATEMENT_TIMEOUT: duration('20 minutes'),
-  REFRESH_MIN_INTERVAL: duration('2 seconds', { allowZero: true }),
-  PERIODIC_REFRESH_INTERVAL: duration('1 hour'),
+  REFRESH_STATEMENT_TIMEOUT: durationVar('REFRESH_STATEMENT_TIMEOUT', '20 minutes'),
+  REFRESH_MIN_INTERVAL: durationVar('REFRESH_MIN_INTERVAL', '2 seconds', { allowZero: true }),
+  PERIODIC_REFRESH_INTERVAL: durationVar('PERIODIC_REFRESH_INTERVAL', '1 hour'),
   PERIODIC_REFRESH_CHECK_INTERVAL: z.string().optional(),
-  REFRESH_LOCK_TTL: duration('2 minutes'),
-  SHUTDOWN_GRACE: duration('10 seconds', { allowZero: true }),
-  REFRESHER_HTTP_PORT: z.coerce
-    .number({ error: 'REFRESHER_HTTP_PORT must be a port number (0 = any free port)' })
-    .int('REFRESHER_HTTP_PORT must be a whole number')
-    .min(0, 'REFRESHER_HTTP_PORT must be 0..65535')
-    .max(65535, 'REFRESHER_HTTP_PORT must be 0..65535')
-    .default(9466),
+  REFRESH_LOCK_TTL: durationVar('REFRESH_LOCK_TTL', '2 minutes'),
+  SHUTDOWN_GRACE: durationVar('SHUTDOWN_GRACE', '10 seconds', { allowZero: true }),
+  REFRESHER_HTTP_PORT: portVar('REFRESHER_HTTP_PORT', 9466),
   REFRESHER_HTTP_HOST: z.string().min(1, 'REFRESHER_HTTP_HOST must not be empty').default('0.0.0.0'),
-  LOG_LEVEL: z
-    .enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'], {
-      error: 'LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent',
-    })
-    .default('info'),
+  LOG_LEVEL: logLevelVar(),
 })
 
 export interface RefresherConfig {
@@ -81,9 +60,7 @@ export class RefresherConfigError extends Error {
 export function parseRefresherEnv(env: Record<string, string | undefined>): RefresherConfig {
   const parsed = refresherEnvSchema.safeParse(env)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map(
-      (issue) => `  - ${issue.path.join('.') || 'env'}: ${issue.message}`,
-    )
+    const problems = envIssues(parsed.error).map((problem) => `  - ${problem}`)
     throw new RefresherConfigError(`Invalid refresher configuration:\n${problems.join('\n')}`)
   }
   const e = parsed.data

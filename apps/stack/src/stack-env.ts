@@ -1,28 +1,16 @@
+import { envIssues, logLevelVar, portVar, wholeNumberVar } from '@tracker/db'
 import { z } from 'zod'
-
-const port = (name: string, fallback: number) =>
-  z.coerce
-    .number({ error: `${name} must be a port number` })
-    .int(`${name} must be a whole number`)
-    .min(0, `${name} must be 0 (a free port) to 65535`)
-    .max(65535, `${name} must be 0 (a free port) to 65535`)
-    .default(fallback)
 
 export const stackEnvSchema = z.object({
   DATA_DIR: z.string().min(1).default('.tracker-data'),
-  API_PORT: port('API_PORT', 4000),
+  API_PORT: portVar('API_PORT', 4000),
   /** Postgres wire protocol of the embedded database, for psql. */
-  PG_PORT: port('PG_PORT', 5433),
-  SIMULATOR_PORT: port('SIMULATOR_PORT', 0),
-  IMPORTER_HTTP_PORT: port('IMPORTER_HTTP_PORT', 9465),
-  REFRESHER_HTTP_PORT: port('REFRESHER_HTTP_PORT', 9466),
-  DEMO_TRACKERS: z.coerce
-    .number()
-    .int()
-    .min(1, 'DEMO_TRACKERS must be 1 to 50')
-    .max(50, 'DEMO_TRACKERS must be 1 to 50')
-    .default(3),
-  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  PG_PORT: portVar('PG_PORT', 5433),
+  SIMULATOR_PORT: portVar('SIMULATOR_PORT', 0),
+  IMPORTER_HTTP_PORT: portVar('IMPORTER_HTTP_PORT', 9465),
+  REFRESHER_HTTP_PORT: portVar('REFRESHER_HTTP_PORT', 9466),
+  DEMO_TRACKERS: wholeNumberVar('DEMO_TRACKERS', 3, { max: 50 }),
+  LOG_LEVEL: logLevelVar(),
 })
 
 export type StackSettings = z.infer<typeof stackEnvSchema>
@@ -35,7 +23,7 @@ export class StackConfigError extends Error {
 export function parseStackEnv(env: Record<string, string | undefined>): StackSettings {
   const parsed = stackEnvSchema.safeParse(env)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join('.')}: ${issue.message}`)
+    const problems = envIssues(parsed.error).map((problem) => `  - ${problem}`)
     throw new StackConfigError(`Invalid configuration:\n${problems.join('\n')}`)
   }
   if (env.DATABASE_URL) {

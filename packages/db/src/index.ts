@@ -1,5 +1,6 @@
 export { type Kysely, sql, type Transaction } from 'kysely'
 export * from './config/duration.ts'
+export * from './config/env-fields.ts'
 export * from './config/retention.ts'
 export * from './connect/connect.ts'
 export { DataDirInUseError } from './connect/data-dir-lock.ts'

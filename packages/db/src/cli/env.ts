@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { envIssues } from '../config/env-fields.ts'
 import { type RetentionConfig, retentionConfigFromEnv } from '../config/retention.ts'
 import { connectOptionsFromEnv, databaseEnvSchema } from '../connect/connect.ts'
 
@@ -6,7 +7,7 @@ import { connectOptionsFromEnv, databaseEnvSchema } from '../connect/connect.ts'
 export function readCliEnv(env: NodeJS.ProcessEnv = process.env) {
   const parsed = databaseEnvSchema('CLI').safeParse(env)
   if (!parsed.success) {
-    const problems = parsed.error.issues.map((issue) => `  - ${issue.path.join('.')}: ${issue.message}`)
+    const problems = envIssues(parsed.error).map((problem) => `  - ${problem}`)
     throw new Error(`Invalid environment:\n${problems.join('\n')}`)
   }
   const retention: RetentionConfig = retentionConfigFromEnv(env)

@@ -49,7 +49,8 @@ export async function findTrackersByIds(
 }
 
 export async function listAllTrackers(db: Kysely<Database>): Promise<Tracker[]> {
-  return db.selectFrom('trackers').selectAll().orderBy('created_at').orderBy('id').execute()
+  // Trackers created in one transaction share created_at (now()): the name keeps their order stable.
+  return db.selectFrom('trackers').selectAll().orderBy('created_at').orderBy('name').orderBy('id').execute()
 }
 
 export async function renameTracker(db: Kysely<Database>, id: string, name: string): Promise<Tracker> {
