@@ -26,6 +26,13 @@ export async function main(argv: string[], env: Record<string, string | undefine
       process.stderr.write(`error: ${error.message}\n`)
       return 1
     }
+    if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+      process.stderr.write(
+        `error: ${(error as Error).message}: another program uses that port. Choose others with API_PORT, ` +
+          'IMPORTER_HTTP_PORT, REFRESHER_HTTP_PORT (0 picks a free port), e.g. API_PORT=4100 npm run demo\n',
+      )
+      return 1
+    }
     throw error
   }
   process.stdout.write(banner(stack))
