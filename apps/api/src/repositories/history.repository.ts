@@ -1,21 +1,12 @@
-import type { BucketSize, Database } from '@tracker/db'
+import type { BucketSize, Database, LocationHistoryViewRow } from '@tracker/db'
 import { type Kysely, sql } from 'kysely'
 
 export type HistorySourceName = 'location_history' | 'aggregate'
 
-export interface HistoryRow {
-  bucket_size: BucketSize
+/** A location_history row of the tracker, without tracker_id, plus where it came from and its order rank. */
+export interface HistoryRow extends Omit<LocationHistoryViewRow, 'tracker_id'> {
   /** 0 for daily, 1 for hourly: orders a day before the hours that start with it. */
   rank: number
-  timestamp: Date
-  latitude: number
-  longitude: number
-  nearest_city: string | null
-  horizontal_accuracy: number | null
-  best_accuracy: number | null
-  report_count: number
-  first_report_at: Date
-  last_report_at: Date
   source: HistorySourceName
 }
 
