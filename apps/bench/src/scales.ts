@@ -1,0 +1,49 @@
+import type { Scale } from './results.ts'
+
+/** How much each figure does. The simulator yields about 593 reports per tracker over 7 days (96 a day, minus gaps). */
+export interface ScaleSettings {
+  import: {
+    /** Trackers the simulator serves; the report count follows (about 593 each). */
+    trackers: number
+    reportsPerDay: number
+    insertBatchSize: number
+    /** Rounds of (first import, steady-state import, bare insert), each on fresh databases. */
+    rounds: number
+  }
+  decrypt: { count: number; repeats: number }
+  api: { connections: number; durationS: number; warmupS: number; rounds: number }
+  freshness: { trackers: number; samples: number }
+  scaling: {
+    sizes: number[]
+    /** Freshness samples per kind (recent, late) and per path (refresher, direct) at each size. */
+    samples: Record<number, number>
+    /** Wall-clock budget for the whole scaling figure; a size whose estimate does not fit is skipped (said so). */
+    budgetS: number | null
+  }
+}
+
+export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
+  // A smoke test that still gives every figure: about 3 minutes on 2 cores.
+  small: {
+    import: { trackers: 34, reportsPerDay: 96, insertBatchSize: 2000, rounds: 1 },
+    decrypt: { count: 4_000, repeats: 2 },
+    api: { connections: 10, durationS: 3, warmupS: 1, rounds: 2 },
+    freshness: { trackers: 10, samples: 8 },
+    scaling: { sizes: [100, 1_000], samples: { 100: 3, 1000: 1 }, budgetS: null },
+  },
+  medium: {
+    import: { trackers: 340, reportsPerDay: 96, insertBatchSize: 2000, rounds: 1 },
+    decrypt: { count: 20_000, repeats: 3 },
+    api: { connections: 10, durationS: 10, warmupS: 2, rounds: 3 },
+    freshness: { trackers: 10, samples: 20 },
+    scaling: { sizes: [100, 1_000, 10_000], samples: { 100: 5, 1000: 2, 10000: 1 }, budgetS: 8 * 60 },
+  },
+  // The figures: a 1M-report import and 10 000 trackers with a year of history. Takes long.
+  large: {
+    import: { trackers: 1_690, reportsPerDay: 96, insertBatchSize: 2000, rounds: 1 },
+    decrypt: { count: 100_000, repeats: 3 },
+    api: { connections: 10, durationS: 20, warmupS: 3, rounds: 3 },
+    freshness: { trackers: 10, samples: 30 },
+    scaling: { sizes: [100, 1_000, 10_000], samples: { 100: 10, 1000: 5, 10000: 2 }, budgetS: null },
+  },
+}
