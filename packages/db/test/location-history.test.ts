@@ -1,6 +1,12 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DAY_MS, DEFAULT_RETENTION, HOUR_MS, refreshHistoryWindow } from '../src/index.ts'
+import {
+  DAY_MS,
+  DEFAULT_RETENTION,
+  HISTORY_REFRESHED_CHANNEL,
+  HOUR_MS,
+  refreshHistoryWindow,
+} from '../src/index.ts'
 import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '../src/testing/index.ts'
 
 let database: TestDatabase
@@ -290,5 +296,29 @@ describe('notifications', () => {
       await listener.close()
     }
     expect(payloads).toEqual(['marker'])
+  })
+
+  it('every refresh says so on location_history_refreshed, for readers that keep answers', async () => {
+    const payloads: { object: string; from?: string; to?: string }[] = []
+    const listener = await database.listen(HISTORY_REFRESHED_CHANNEL, {
+      onNotification: (p) => payloads.push(JSON.parse(p)),
+    })
+    const now = new Date()
+    try {
+      await refreshHistoryWindow(database, DEFAULT_RETENTION, {
+        from: new Date(now.getTime() - 2 * HOUR_MS),
+        to: now,
+      })
+      await expect.poll(() => payloads.length).toBe(3)
+    } finally {
+      await listener.close()
+    }
+    expect(payloads.map((p) => p.object)).toEqual([
+      'location_history_hourly',
+      'location_history_daily',
+      'location_history',
+    ])
+    // The aggregates say which window they materialized (whole buckets).
+    expect(new Date(payloads[0]!.from!)).toEqual(hourStart(new Date(now.getTime() - 2 * HOUR_MS)))
   })
 })

@@ -1,7 +1,7 @@
-import type { TimeWindow } from '@tracker/db'
+import { REFRESH_REQUEST_CHANNEL, type TimeWindow } from '@tracker/db'
 
 /** The channel every writer notifies (insert trigger, importer, update_nearest_city, operators). */
-export const REFRESH_CHANNEL = 'refresh_location_history'
+export const REFRESH_CHANNEL = REFRESH_REQUEST_CHANNEL
 
 export type RefreshReason = 'notification' | 'startup' | 'reconnect' | 'periodic' | 'manual' | 'retry'
 

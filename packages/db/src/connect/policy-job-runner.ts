@@ -1,4 +1,5 @@
 import { type Kysely, sql } from 'kysely'
+import { notifyHistoryRefreshed } from '../refresh/history-channels.ts'
 import type { Database } from '../schema/database.ts'
 import type { Logger } from './logger.ts'
 
@@ -75,6 +76,11 @@ export class PolicyJobRunner {
       const started = performance.now()
       try {
         await sql`CALL run_job(${job.jobId})`.execute(this.#db)
+        // A server's background worker says nothing when it materializes; here we can, so caches of
+        // history answers do not wait for their time limit to see late reports.
+        if (job.procName === 'policy_refresh_continuous_aggregate') {
+          await notifyHistoryRefreshed(this.#db, { object: job.objectName })
+        }
         runs.push({ job, ok: true, durationMs: performance.now() - started })
         this.#logger.debug({ job }, 'policy job ran')
       } catch (error) {

@@ -1,6 +1,7 @@
 import { type Kysely, sql } from 'kysely'
 import type { Database } from '../schema/database.ts'
 import type { AggregateName } from '../storage-policies.ts'
+import { notifyHistoryRefreshed } from './history-channels.ts'
 import type { TimeWindow } from './refresh-window.ts'
 
 export type RefreshOutcome = 'refreshed' | 'skipped_concurrent'
@@ -29,16 +30,18 @@ export async function refreshContinuousAggregate(
     await sql`CALL refresh_continuous_aggregate(${aggregate}, ${window.from.toISOString()}::timestamptz, ${window.to.toISOString()}::timestamptz)`.execute(
       session,
     )
-    return 'refreshed'
   } catch (error) {
     if (isConcurrentRefreshError(error)) return 'skipped_concurrent'
     throw error
   }
+  await notifyHistoryRefreshed(session, { object: aggregate, from: window.from, to: window.to })
+  return 'refreshed'
 }
 
 /**
  * Rebuilds `location_history` from location_history_view. CONCURRENTLY keeps it readable while the
- * refresh runs; it needs the view populated once, which a plain refresh does.
+ * refresh runs; it needs the view populated once, which a plain refresh does. Both refreshes
+ * notify HISTORY_REFRESHED_CHANNEL once done (outside a transaction block, so at once).
  */
 export async function refreshLocationHistory(
   session: Kysely<Database>,
@@ -49,6 +52,7 @@ export async function refreshLocationHistory(
   } else {
     await sql`REFRESH MATERIALIZED VIEW CONCURRENTLY location_history`.execute(session)
   }
+  await notifyHistoryRefreshed(session, { object: 'location_history' })
 }
 
 /**

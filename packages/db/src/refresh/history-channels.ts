@@ -1,0 +1,28 @@
+import { type Kysely, sql } from 'kysely'
+import type { Database } from '../schema/database.ts'
+
+/**
+ * Asks the refresher to refresh a window: sent by the insert trigger on location_reports (one
+ * notification per touched hour), update_nearest_city and the importer. Payload: {"from","to"}.
+ */
+export const REFRESH_REQUEST_CHANNEL = 'refresh_location_history'
+
+/**
+ * Says that a refresh changed what a history query may answer: an aggregate materialized a window
+ * (late reports below its watermark become visible) or location_history was rebuilt. Readers that
+ * keep answers (the API's history cache) drop them. A channel of its own: on the request channel
+ * every refresh would ask for another one.
+ */
+export const HISTORY_REFRESHED_CHANNEL = 'location_history_refreshed'
+
+export async function notifyHistoryRefreshed(
+  session: Kysely<Database>,
+  refreshed: { object: string; from?: Date; to?: Date },
+): Promise<void> {
+  const payload = JSON.stringify({
+    object: refreshed.object,
+    ...(refreshed.from ? { from: refreshed.from.toISOString() } : {}),
+    ...(refreshed.to ? { to: refreshed.to.toISOString() } : {}),
+  })
+  await sql`SELECT pg_notify(${HISTORY_REFRESHED_CHANNEL}, ${payload})`.execute(session)
+}
