@@ -3,8 +3,11 @@ import type { LockService } from '@tracker/locks'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
+import { startHistoryChangeFeed } from './cache/change-feed.ts'
+import { ChangeFeedCache } from './cache/change-feed-cache.ts'
 import type { ApiConfig } from './env.ts'
 import { graphqlPlugin } from './graphql/plugin.ts'
+import type { CachedResponse } from './graphql/response-cache.ts'
 import { healthRoutes } from './http/health.ts'
 import { type ApiMetrics, createApiMetrics } from './http/metrics.ts'
 import { requestIdOf } from './http/request-id.ts'
@@ -56,7 +59,17 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     cipher: PrivateKeyCipher.fromSecret(config.keyEncryptionKey),
     logger: deps.logger,
     shutdown: shutdown.signal,
+    onHistoryCacheLookup: (result) => metrics.historyCacheLookups.inc({ cache: 'page', result }),
   })
+  const responses = new ChangeFeedCache<CachedResponse>({
+    ttlMs: config.historyCache.ttlMs,
+    maxWeight: config.historyCache.maxBytes,
+  })
+  // Both caches serve only while this feed is connected, and forget everything on each change.
+  if (config.historyCache.ttlMs > 0) {
+    const feed = startHistoryChangeFeed(deps.database, [services.historyCache, responses], deps.logger)
+    app.addHook('onClose', () => feed.close())
+  }
   app.decorate('services', services)
   app.decorate('metrics', metrics)
 
@@ -76,6 +89,12 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   )
 
   await app.register(healthRoutes, { database: deps.database, metrics })
-  await app.register(graphqlPlugin, { services, config, metrics, rateLimitRedis: deps.rateLimitRedis })
+  await app.register(graphqlPlugin, {
+    services,
+    responses,
+    config,
+    metrics,
+    rateLimitRedis: deps.rateLimitRedis,
+  })
   return app
 }

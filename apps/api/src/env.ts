@@ -36,6 +36,9 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_HISTORY_MAX_POINTS: wholeNumberVar('API_HISTORY_MAX_POINTS', 500),
   API_HISTORY_MAX_RANGE_HOURLY: durationVar('API_HISTORY_MAX_RANGE_HOURLY', '31 days'),
   API_HISTORY_MAX_RANGE_DAILY: durationVar('API_HISTORY_MAX_RANGE_DAILY', '1096 days'),
+  API_HISTORY_CACHE_TTL: durationVar('API_HISTORY_CACHE_TTL', '30 s', { allowZero: true }),
+  API_HISTORY_CACHE_MAX_POINTS: wholeNumberVar('API_HISTORY_CACHE_MAX_POINTS', 200_000),
+  API_HISTORY_CACHE_MAX_BYTES: wholeNumberVar('API_HISTORY_CACHE_MAX_BYTES', 32 * 1024 * 1024, { min: 1024 }),
   API_PAGE_SIZE_DEFAULT: wholeNumberVar('API_PAGE_SIZE_DEFAULT', 50),
   API_PAGE_SIZE_MAX: wholeNumberVar('API_PAGE_SIZE_MAX', 100),
   API_MAX_QUERY_DEPTH: wholeNumberVar('API_MAX_QUERY_DEPTH', 8, { min: 2 }),
@@ -69,6 +72,11 @@ export interface ApiConfig {
   keyEncryptionKey: string
   retention: RetentionConfig
   history: { maxPoints: number; maxRangeHourlyMs: number; maxRangeDailyMs: number }
+  /**
+   * Answers read from location history kept between requests, until a change or ttlMs (0: off):
+   * history pages (bounded in points) and whole history-only GraphQL responses (bounded in bytes).
+   */
+  historyCache: { ttlMs: number; maxPoints: number; maxBytes: number }
   pagination: { defaultPageSize: number; maxPageSize: number }
   limits: {
     maxDepth: number
@@ -127,6 +135,11 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig): ApiConfig {
       maxRangeHourlyMs: e.API_HISTORY_MAX_RANGE_HOURLY,
       maxRangeDailyMs: e.API_HISTORY_MAX_RANGE_DAILY,
     },
+    historyCache: {
+      ttlMs: e.API_HISTORY_CACHE_TTL,
+      maxPoints: e.API_HISTORY_CACHE_MAX_POINTS,
+      maxBytes: e.API_HISTORY_CACHE_MAX_BYTES,
+    },
     pagination: { defaultPageSize: e.API_PAGE_SIZE_DEFAULT, maxPageSize: e.API_PAGE_SIZE_MAX },
     limits: {
       maxDepth: e.API_MAX_QUERY_DEPTH,
@@ -174,6 +187,14 @@ export function describeConfig(config: ApiConfig): Record<string, unknown> {
       maxRangeHourly: d(config.history.maxRangeHourlyMs),
       maxRangeDaily: d(config.history.maxRangeDailyMs),
     },
+    historyCache:
+      config.historyCache.ttlMs > 0
+        ? {
+            ttl: d(config.historyCache.ttlMs),
+            maxPoints: config.historyCache.maxPoints,
+            maxBytes: config.historyCache.maxBytes,
+          }
+        : 'off',
     pagination: config.pagination,
     limits: config.limits,
     rateLimit: { max: config.rateLimit.max, window: d(config.rateLimit.windowMs) },

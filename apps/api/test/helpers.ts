@@ -100,3 +100,12 @@ export const HOUR = 3_600_000
 export const DAY = 86_400_000
 export const hourStart = (t: number) => Math.floor(t / HOUR) * HOUR
 export const dayStart = (t: number) => Math.floor(t / DAY) * DAY
+
+/** The history cache serves once its change feed is listening (started with the app, not awaited). */
+export async function cacheServing(api: TestApi, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!api.app.services.historyCache.serving) {
+    if (Date.now() > deadline) throw new Error(`the history cache did not connect within ${timeoutMs} ms`)
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+}

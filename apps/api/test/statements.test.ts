@@ -72,11 +72,14 @@ describe('relation fields go through loaders', () => {
         id timestamp tracker { id name currentStatus }
       }
     }`
-    // The first request also looks its token up; later ones find it in the token cache.
+    // The first request also looks its token up; later ones find it in the token cache. The second
+    // asks for a range one millisecond longer: not an answer the history cache holds.
     expect((await api.gql(query)).status).toBe(200)
     recorder.take()
 
-    const response = await api.gql(query)
+    const response = await api.gql(
+      query.replace(new Date(now).toISOString(), new Date(now + 1).toISOString()),
+    )
     const statements = recorder.take()
     const points = response.body.data!.locationHistoryAggregated as { tracker: { id: string } }[]
     expect(points).toHaveLength(500)
@@ -84,6 +87,33 @@ describe('relation fields go through loaders', () => {
     expect(statements.filter(readsTrackers)).toHaveLength(1)
     expect(statements).toHaveLength(2)
     expect(statements[0]).toMatch(/from location_history/i)
+  })
+
+  it('the same history query again reads only its tracker, and a history-only one reads nothing', async () => {
+    await expect.poll(() => api.app.services.historyCache.serving).toBe(true)
+    const now = Date.now()
+    const range = `trackerId: "${trackerId}", startTime: "${new Date(now - 40 * DAY).toISOString()}",
+                   endTime: "${new Date(now).toISOString()}", bucketSize: "1 day"`
+    const withTracker = `{ locationHistoryAggregated(${range}) { id timestamp tracker { id name currentStatus } } }`
+    const historyOnly = `{ locationHistoryAggregated(${range}) { id timestamp location { latitude } } }`
+    const first = await api.gql(withTracker)
+    expect(first.body.errors).toBeUndefined()
+    expect(recorder.take().some((s) => /from location_history/i.test(s))).toBe(true)
+
+    // The history page is kept; the tracker (its status moves with the clock) is read again.
+    const again = await api.gql(withTracker)
+    expect(again.raw).toBe(first.raw)
+    expect(recorder.take()).toEqual([expect.stringMatching(/from "trackers"/i)])
+
+    // History only: the first answer is built from the kept page, the second is the kept response.
+    const historyFirst = await api.gql(historyOnly)
+    expect(recorder.take()).toEqual([])
+    expect(historyFirst.headers['x-history-cache']).toBeUndefined()
+    const historyAgain = await api.gql(historyOnly)
+    expect(recorder.take()).toEqual([])
+    expect(historyAgain.headers['x-history-cache']).toBe('hit')
+    expect(historyAgain.raw).toBe(historyFirst.raw)
+    expect((historyAgain.body.data!.locationHistoryAggregated as unknown[]).length).toBe(40)
   })
 
   it('a page of trackers issues one query for the page and one for all of their keys', async () => {

@@ -23,6 +23,10 @@ const MEANINGS: Record<string, string> = {
   API_PORT: 'API listen port (0: a free port)',
   API_GRAPHIQL: 'serve GraphiQL at /graphiql (its queries still need a token)',
   API_HISTORY_MAX_POINTS: 'points per history call (cut results say so)',
+  API_HISTORY_CACHE_TTL:
+    'longest a kept history answer is served; kept answers are dropped on every change (0 turns the cache off)',
+  API_HISTORY_CACHE_MAX_POINTS: 'history points kept in memory (history pages)',
+  API_HISTORY_CACHE_MAX_BYTES: 'bytes of whole history-only responses kept in memory',
   API_HISTORY_MAX_RANGE_HOURLY: 'longest range for bucketSize "1 hour"',
   API_HISTORY_MAX_RANGE_DAILY: 'longest range for bucketSize "1 day"',
   API_PAGE_SIZE_DEFAULT: 'default page size of lists',

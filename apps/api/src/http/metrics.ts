@@ -19,6 +19,12 @@ export function createApiMetrics() {
       labelNames: ['code'] as const,
       registers: [registry],
     }),
+    historyCacheLookups: new Counter({
+      name: 'tracker_api_history_cache_lookups_total',
+      help: 'History cache lookups by cache (page: history pages; response: whole history-only responses) and result: hit (kept answer), miss, bypass (change feed not connected)',
+      labelNames: ['cache', 'result'] as const,
+      registers: [registry],
+    }),
     historyTruncatedTotal: new Counter({
       name: 'tracker_api_history_truncated_total',
       help: 'History results cut at their point limit',

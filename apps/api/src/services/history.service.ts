@@ -1,5 +1,6 @@
 import { type BucketSize, type Database, findTracker } from '@tracker/db'
 import type { Kysely } from 'kysely'
+import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import { describeDuration } from '../env.ts'
 import { BadUserInputError, NotFoundApiError } from '../errors.ts'
 import type { HistoryPointModel } from '../graphql/models.ts'
@@ -44,7 +45,13 @@ export function parseBucketSize(value: string): BucketSize {
 const pointCursor = (row: Pick<HistoryRow, 'timestamp' | 'rank'>) =>
   encodeCursor([row.timestamp.toISOString(), row.rank])
 
-export function createHistoryService(db: Kysely<Database>, limits: HistoryLimits) {
+export interface HistoryCaching {
+  cache: ChangeFeedCache<HistoryPage>
+  /** Each lookup's outcome, for the metrics. */
+  onLookup?: (result: CacheLookup) => void
+}
+
+export function createHistoryService(db: Kysely<Database>, limits: HistoryLimits, caching?: HistoryCaching) {
   return {
     async page(args: HistoryArgs): Promise<HistoryPage> {
       const bucketSize = parseBucketSize(args.bucketSize)
@@ -73,6 +80,20 @@ export function createHistoryService(db: Kysely<Database>, limits: HistoryLimits
         after = { timestamp, rank }
       }
 
+      // Every argument that shapes the answer, as validated (times to the millisecond, ids lower-cased).
+      const key = [
+        trackerId,
+        bucketSize,
+        args.startTime.getTime(),
+        args.endTime.getTime(),
+        limit,
+        after ? `${after.timestamp.getTime()}/${after.rank}` : '',
+      ].join('|')
+      const cached = caching?.cache.lookup(key)
+      if (cached) caching?.onLookup?.(cached.result)
+      if (cached?.value) return cached.value
+      const generation = caching?.cache.generation() ?? 0
+
       // One more than the limit: its presence is the signal that the result was cut.
       const rows = await selectHistory(db, {
         trackerId,
@@ -88,14 +109,26 @@ export function createHistoryService(db: Kysely<Database>, limits: HistoryLimits
       }
       const kept = rows.slice(0, limit)
       const last = kept.at(-1)
-      return {
+      const page: HistoryPage = {
         points: kept.map((row) => toHistoryPoint(trackerId, row)),
         truncated: rows.length > limit,
         limit,
         endCursor: last ? pointCursor(last) : null,
       }
+      // Shared by every later request that hits it: nothing may change it.
+      caching?.cache.store(key, deepFreeze(page), page.points.length, generation)
+      return page
     },
   }
 }
 
 export type HistoryService = ReturnType<typeof createHistoryService>
+
+function deepFreeze(page: HistoryPage): HistoryPage {
+  for (const point of page.points) {
+    Object.freeze(point.location)
+    Object.freeze(point)
+  }
+  Object.freeze(page.points)
+  return Object.freeze(page)
+}

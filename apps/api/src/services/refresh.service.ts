@@ -25,6 +25,11 @@ export interface RefreshServiceOptions {
   logger: Logger
   /** Aborted when the API stops: waiting for the lock ends there. */
   shutdown: AbortSignal
+  /**
+   * After each refresh, before the mutation returns: this replica's history cache drops its answers
+   * at once (its own notification may arrive after the client's next query).
+   */
+  onRefreshed?: () => void
 }
 
 async function pause(ms: number, signal: AbortSignal): Promise<void> {
@@ -90,6 +95,7 @@ export function createRefreshService(options: RefreshServiceOptions) {
             { from: args.startTime, to: args.endTime },
             { statementTimeoutMs: options.statementTimeoutMs },
           )
+          options.onRefreshed?.()
           const skipped = results.filter((r) => r.outcome === 'skipped_concurrent')
           options.logger.info(
             {

@@ -1,9 +1,10 @@
 import type { Database, Logger, PrivateKeyCipher, TrackerDatabase } from '@tracker/db'
 import type { LockService } from '@tracker/locks'
 import type { Kysely } from 'kysely'
+import { ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import type { ApiConfig } from '../env.ts'
 import { TokenAuthenticator } from './api-tokens.ts'
-import { createHistoryService } from './history.service.ts'
+import { createHistoryService, type HistoryPage } from './history.service.ts'
 import { createImportRunService } from './import-run.service.ts'
 import { createRefreshService } from './refresh.service.ts'
 import { createReportService } from './report.service.ts'
@@ -16,14 +17,25 @@ export interface ServiceDeps {
   cipher: PrivateKeyCipher
   logger: Logger
   shutdown: AbortSignal
+  /** Each history cache lookup's outcome (hit, miss, bypass), for the metrics. */
+  onHistoryCacheLookup?: (result: 'hit' | 'miss' | 'bypass') => void
 }
 
 /** Everything the resolvers call; the services call the repositories. */
 export function createServices(deps: ServiceDeps) {
   const { config } = deps
   const db: Kysely<Database> = deps.database.db
+  const historyCache = new ChangeFeedCache<HistoryPage>({
+    ttlMs: config.historyCache.ttlMs,
+    maxWeight: config.historyCache.maxPoints,
+  })
   return {
-    history: createHistoryService(db, config.history),
+    history: createHistoryService(db, config.history, {
+      cache: historyCache,
+      ...(deps.onHistoryCacheLookup ? { onLookup: deps.onHistoryCacheLookup } : {}),
+    }),
+    /** Serves only while the change feed (started by the app) is connected. */
+    historyCache,
     trackers: createTrackerService(db, {
       cipher: deps.cipher,
       pagination: config.pagination,
@@ -43,6 +55,7 @@ export function createServices(deps: ServiceDeps) {
       ...config.refresh,
       logger: deps.logger,
       shutdown: deps.shutdown,
+      onRefreshed: () => historyCache.invalidate(),
     }),
     tokens: new TokenAuthenticator(db, { ttlMs: config.auth.tokenCacheTtlMs }),
     status: config.status,
