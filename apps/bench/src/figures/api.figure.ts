@@ -1,4 +1,4 @@
-import { createApiToken, parseApiEnv, startApi } from '@tracker/api'
+import { createApiToken, parseApiEnv, type RunningApi, startApi } from '@tracker/api'
 import { PrivateKeyCipher } from '@tracker/db'
 import { InProcessLockService } from '@tracker/locks'
 // The SQL behind locationHistoryAggregated, run alone (the API does not export its repositories).
@@ -22,7 +22,7 @@ const HISTORY_QUERY = `query History($trackerId: ID!, $startTime: DateTime!, $en
   }
 }`
 
-type TargetName = 'hello' | 'api30' | 'api500' | 'sql30' | 'sql500'
+type TargetName = 'hello' | 'api30' | 'api500' | 'db30' | 'db500' | 'sql30' | 'sql500'
 type Measurement = { kind: 'http'; result: LoadResult } | { kind: 'sql'; result: InProcessLoadResult }
 
 interface Summary {
@@ -35,7 +35,9 @@ interface Summary {
  * Figure 3. locationHistoryAggregated for one tracker with 30 and with 500 daily points, under
  * concurrent load from a separate autocannon process, against a bare Fastify + Mercurius
  * hello-world served the same way, and against selectHistory (the same SQL) called in-process with
- * the same concurrency. Targets are measured round-robin, so each sees the same machine noise.
+ * the same concurrency. The API runs twice on the same database: as deployed (history cache on: a
+ * repeated query is answered from memory until the data changes) and with the cache off (every
+ * request queries). Targets are measured round-robin, so each sees the same machine noise.
  */
 export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api']): Promise<FigureResult> {
   const started = performance.now()
@@ -66,22 +68,34 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
     const tracker500 = { id: b.trackers[0]!.id, ...range(500), points: 500 }
 
     const token = (await createApiToken(database.db, { name: 'bench', scope: 'read' })).token
-    const config = parseApiEnv({
-      KEY_ENCRYPTION_KEY: PrivateKeyCipher.generateSecret(),
-      API_HOST: '127.0.0.1',
-      API_PORT: '0',
-      // The load is one token: the per-token limit would answer 429s instead of measuring the query.
-      API_RATE_LIMIT_MAX: '1000000000',
-      LOG_LEVEL: ctx.env.logLevel,
-    })
+    const keyEncryptionKey = PrivateKeyCipher.generateSecret()
+    const configWith = (cacheTtl: string | undefined) =>
+      parseApiEnv({
+        KEY_ENCRYPTION_KEY: keyEncryptionKey,
+        API_HOST: '127.0.0.1',
+        API_PORT: '0',
+        // The load is one token: the per-token limit would answer 429s instead of measuring the query.
+        API_RATE_LIMIT_MAX: '1000000000',
+        LOG_LEVEL: ctx.env.logLevel,
+        ...(cacheTtl !== undefined ? { API_HISTORY_CACHE_TTL: cacheTtl } : {}),
+      })
+    const locks = new InProcessLockService()
+    // As deployed (history cache on), and the same API with the cache off: every request to the database.
     const api = await startApi({
       database,
-      locks: new InProcessLockService(),
+      locks,
       logger: ctx.logger.child({ app: 'api' }),
-      config,
+      config: configWith(undefined),
+    })
+    const uncachedApi = await startApi({
+      database,
+      locks,
+      logger: ctx.logger.child({ app: 'api-uncached' }),
+      config: configWith('0'),
     })
     const hello = await startHelloServer()
     try {
+      await waitUntil(() => api.app.services.historyCache.serving, 10_000, 'the history cache to connect')
       const headers = { 'content-type': 'application/json', authorization: `Bearer ${token}` }
       const historyBody = (t: { id: string; from: Date; to: Date }) =>
         JSON.stringify({
@@ -92,8 +106,10 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
         hello: { url: hello.url, body: JSON.stringify({ query: '{ hello }' }) },
         api30: { url: `${api.address}/graphql`, body: historyBody(tracker30) },
         api500: { url: `${api.address}/graphql`, body: historyBody(tracker500) },
+        db30: { url: `${uncachedApi.address}/graphql`, body: historyBody(tracker30) },
+        db500: { url: `${uncachedApi.address}/graphql`, body: historyBody(tracker500) },
       }
-      await checkAnswers(http, headers, { api30: 30, api500: 500 })
+      await checkAnswers(http, headers, { api30: 30, api500: 500, db30: 30, db500: 500 })
       const sql = (t: typeof tracker30) => () =>
         selectHistory(database.db, {
           trackerId: t.id,
@@ -120,7 +136,7 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
           result: await runAutocannon({ ...target, headers, connections: settings.connections, durationS }),
         }
       }
-      const names: TargetName[] = ['hello', 'api30', 'api500', 'sql30', 'sql500']
+      const names: TargetName[] = ['hello', 'api30', 'api500', 'db30', 'db500', 'sql30', 'sql500']
       if (settings.warmupS > 0) {
         ctx.progress(`api: warming up (${settings.warmupS} s each)`)
         for (const name of names) await run(name, settings.warmupS)
@@ -129,9 +145,12 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
         hello: [],
         api30: [],
         api500: [],
+        db30: [],
+        db500: [],
         sql30: [],
         sql500: [],
       }
+      const lookupsBefore = await cacheLookups(api)
       for (let round = 0; round < settings.rounds; round++) {
         ctx.progress(`api: round ${round + 1}/${settings.rounds} (${settings.durationS} s per target)`)
         // Rotate the order, so no target always runs right after the same one.
@@ -153,6 +172,12 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
               : [],
         ),
       )
+      const lookupsAfter = await cacheLookups(api)
+      const answered = (k: 'response' | 'page' | 'database') => lookupsAfter[k] - lookupsBefore[k]
+      const total = answered('response') + answered('page') + answered('database')
+      const share = (k: 'response' | 'page' | 'database') =>
+        `${formatNumber(answered(k))} (${((100 * answered(k)) / Math.max(1, total)).toFixed(1)}%)`
+      const cacheNote = `history cache on (as deployed), nothing written during the load: of ${formatNumber(total)} answers, ${share('response')} were kept whole responses, ${share('page')} kept history pages, ${share('database')} read from the database`
       const s = Object.fromEntries(names.map((name) => [name, summarize(measurements[name])])) as Record<
         TargetName,
         Summary
@@ -173,26 +198,36 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
       const rows: FigureRow[] = [
         {
           id: 'api.30.hello',
-          label: 'api, locationHistoryAggregated, 30 daily points',
+          label: 'api, locationHistoryAggregated, 30 daily points (history cache on)',
           measured: httpQuantity(s.api30),
           baseline: helloBaseline,
           ratio: ratio30,
           target: `>= ${TARGET} of hello-world`,
           verdict: ratio30 !== null && ratio30 >= TARGET ? 'met' : 'not met',
+          note: cacheNote,
+        },
+        {
+          id: 'api.30.uncached',
+          label: 'api, 30 daily points, history cache off (every request queries)',
+          measured: httpQuantity(s.db30),
+          baseline: helloBaseline,
+          ratio: ratio(s.db30.perS, s.hello.perS),
+          target: null,
+          verdict: 'info',
           note: capNote(s.sql30.perS / s.hello.perS, bench.mode),
         },
         {
           id: 'api.30.sql',
-          label: 'api, 30 daily points, against its SQL alone',
-          measured: httpQuantity(s.api30),
+          label: 'api, 30 daily points, cache off, against its SQL alone',
+          measured: httpQuantity(s.db30),
           baseline: sqlBaseline(s.sql30),
-          ratio: ratio(s.api30.perS, s.sql30.perS),
+          ratio: ratio(s.db30.perS, s.sql30.perS),
           target: null,
           verdict: 'info',
         },
         {
           id: 'api.500.hello',
-          label: 'api, locationHistoryAggregated, 500 daily points',
+          label: 'api, locationHistoryAggregated, 500 daily points (history cache on)',
           measured: httpQuantity(s.api500),
           baseline: helloBaseline,
           ratio: ratio(s.api500.perS, s.hello.perS),
@@ -202,10 +237,10 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
         },
         {
           id: 'api.500.sql',
-          label: 'api, 500 daily points, against its SQL alone',
-          measured: httpQuantity(s.api500),
+          label: 'api, 500 daily points, cache off, against its SQL alone',
+          measured: httpQuantity(s.db500),
           baseline: sqlBaseline(s.sql500),
-          ratio: ratio(s.api500.perS, s.sql500.perS),
+          ratio: ratio(s.db500.perS, s.sql500.perS),
           target: null,
           verdict: 'info',
         },
@@ -222,12 +257,13 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
         rows,
         raw: { settings, engine: bench.label, summaries: s, measurements, failures },
         notes: [
-          `${settings.connections} connections, ${settings.durationS} s per target, ${settings.rounds} round(s) round-robin (medians), autocannon in a separate process; the API and the ${bench.label} database share this process. 500 points are daily points (the hourly tier keeps 24 hours), ${bench.mode === 'embedded' ? 'materialized before any retention job' : 'policy jobs paused'}. API_RATE_LIMIT_MAX raised for the run; LOG_LEVEL=${ctx.env.logLevel}.`,
+          `${settings.connections} connections, ${settings.durationS} s per target, ${settings.rounds} round(s) round-robin (medians), autocannon in a separate process; both APIs (history cache on, and off) and the ${bench.label} database share this process. 500 points are daily points (the hourly tier keeps 24 hours), ${bench.mode === 'embedded' ? 'materialized before any retention job' : 'policy jobs paused'}. API_RATE_LIMIT_MAX raised for the run; LOG_LEVEL=${ctx.env.logLevel}.`,
         ],
       }
     } finally {
       await hello.stop()
       await api.stop()
+      await uncachedApi.stop()
     }
   })
 }
@@ -242,6 +278,24 @@ function capNote(sqlShare: number, mode: 'embedded' | 'postgres'): string | unde
   return `its SQL alone, in-process, reaches only ${formatNumber(sqlShare)} of hello-world's rate: ${engine} caps it, whatever the API does`
 }
 
+async function cacheLookups(api: RunningApi): Promise<Record<'response' | 'page' | 'database', number>> {
+  const counts = { response: 0, page: 0, database: 0 }
+  for (const { labels, value } of (await api.app.metrics.historyCacheLookups.get()).values) {
+    if (labels.result === 'hit') counts[labels.cache === 'response' ? 'response' : 'page'] += value
+    // A page miss or bypass is an answer from the database; a response miss goes on to the page cache.
+    else if (labels.cache === 'page') counts.database += value
+  }
+  return counts
+}
+
+async function waitUntil(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+}
+
 function summarize(list: Measurement[]): Summary {
   const perS = median(list.map((m) => (m.kind === 'http' ? m.result.requestsPerS : m.result.opsPerS)))
   return {
@@ -253,9 +307,9 @@ function summarize(list: Measurement[]): Summary {
 
 /** One request to each target before any load: a wrong answer would make every number meaningless. */
 async function checkAnswers(
-  targets: Record<'hello' | 'api30' | 'api500', { url: string; body: string }>,
+  targets: Record<'hello' | 'api30' | 'api500' | 'db30' | 'db500', { url: string; body: string }>,
   headers: Record<string, string>,
-  points: { api30: number; api500: number },
+  points: Record<'api30' | 'api500' | 'db30' | 'db500', number>,
 ): Promise<void> {
   for (const [name, target] of Object.entries(targets) as [
     keyof typeof targets,
