@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { sql } from 'kysely'
 import { afterAll, describe, expect, it } from 'vitest'
 import { connectEmbedded } from '../src/connect/embedded.ts'
-import { DataDirInUseError, migrateToLatest } from '../src/index.ts'
+import { DataDirInUseError, HISTORY_REFRESHED_CHANNEL, migrateToLatest } from '../src/index.ts'
 import { insertTracker, reportRow } from '../src/testing/index.ts'
 
 // Embedded-only behaviour: persistence in a data directory, its lock, the policy job runner.
@@ -98,6 +98,28 @@ describe('the policy job runner', () => {
       const later = await database.policyJobs.runDueJobs(t0 + 90 * 60_000)
       expect(later.map((r) => r.job.procName)).toEqual(['policy_refresh_continuous_aggregate'])
       expect(later[0]!.job.scheduleIntervalMs).toBe(3_600_000)
+    } finally {
+      await database.close()
+    }
+  })
+
+  it('says so on location_history_refreshed after each aggregate refresh job (a server worker cannot)', async () => {
+    const database = await connectEmbedded()
+    try {
+      await migrateToLatest(database.db)
+      const objects: string[] = []
+      const listener = await database.listen(HISTORY_REFRESHED_CHANNEL, {
+        onNotification: (payload) => objects.push((JSON.parse(payload) as { object: string }).object),
+      })
+      try {
+        const runs = await database.policyJobs.runAll()
+        const refreshJobs = runs.filter((r) => r.job.procName === 'policy_refresh_continuous_aggregate')
+        expect(refreshJobs.map((r) => r.ok)).toEqual([true, true])
+        await expect.poll(() => objects.length).toBe(2)
+        expect(objects.sort()).toEqual(refreshJobs.map((r) => r.job.objectName).sort())
+      } finally {
+        await listener.close()
+      }
     } finally {
       await database.close()
     }
