@@ -3,8 +3,8 @@ import { type DocumentNode, Kind, type SelectionSetNode } from 'graphql'
 import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
 
 export interface CachedResponse {
-  /** The serialized response body, as sent the first time. */
-  payload: string
+  /** The serialized response body, as sent the first time; encoded once, not on every send. */
+  payload: Buffer
   /** The metrics label of the operation (request.graphqlOperation). */
   operation: string | undefined
 }
@@ -135,10 +135,11 @@ export function responseCache(
           typeof payload === 'string' &&
           verdicts.get(slot.verdictKey)
         ) {
+          const body = Buffer.from(payload, 'utf8')
           cache.store(
             slot.key,
-            { payload, operation: request.graphqlOperation },
-            payload.length + slot.key.length,
+            { payload: body, operation: request.graphqlOperation },
+            body.length + slot.key.length,
             slot.generation,
           )
         }
