@@ -5,15 +5,13 @@ import {
   listImportableKeys,
   openTrackerKey,
   type PrivateKeyCipher,
-  type RejectedCounts,
   type RetentionConfig,
   recordTrackerSighting,
   type SourceError,
   safeLateHorizonMs,
   type TrackerDatabase,
 } from '@tracker/db'
-import type { BatchResult, DecryptedReport, DecryptReportsResult, EndpointReport } from '@tracker/findmy'
-import { decryptReports, peekPayload } from '@tracker/findmy'
+import type { BatchResult } from '@tracker/findmy'
 import type { Geocoder } from '@tracker/geocoder'
 import { LOCK_NAMES, type LockService } from '@tracker/locks'
 import type { Logger } from 'pino'
@@ -24,8 +22,27 @@ import {
   recordProgress,
   startRun,
 } from './import-run.repository.ts'
-import { validateReport } from './report-validation.ts'
-import { insertReports, knownReports, type StorableReport, signalRefresh } from './report-writer.ts'
+import { lookAhead } from './look-ahead.ts'
+import {
+  commitBatch,
+  type Decrypt,
+  type KeyInfo,
+  type PrepareContext,
+  prepareBatch,
+  type Sighting,
+} from './report-batch.ts'
+import { signalRefresh } from './report-writer.ts'
+
+export type { Decrypt }
+
+/**
+ * Endpoint batches fetched and prepared (checked, decrypted, geocoded) ahead of the one being
+ * inserted: while batch N is inserted, N+1 is decrypted and N+2 fetched and checked, its decryption
+ * queued behind N+1's, so the workers are not left idle between batches nor at a batch's last chunk.
+ * On 2 cores one batch ahead measured the same (the process is already CPU-bound then); two keep
+ * more workers fed on bigger machines and absorb a slow request. Memory: at most three batches.
+ */
+const LOOK_AHEAD_BATCHES = 2
 
 /** Where reports come from: the report endpoint client (or anything speaking its protocol). */
 export interface ReportSource {
@@ -39,12 +56,6 @@ export interface ImportSettings {
   lockTtlMs: number
   retention: RetentionConfig
 }
-
-/** Decrypts a batch; the worker-thread pool in production, decryptReports inline by default. */
-export type Decrypt = (
-  privateKeys: ReadonlyMap<string, Buffer>,
-  reports: readonly EndpointReport[],
-) => Promise<DecryptReportsResult>
 
 export interface ImportDependencies {
   database: TrackerDatabase
@@ -82,15 +93,13 @@ const emptyTotals = (): RunTotals => ({
   windowTo: null,
 })
 
-const count = (counts: RejectedCounts, reason: string, n = 1) => {
-  counts[reason] = (counts[reason] ?? 0) + n
-}
-
 /**
  * One import: lock, fetch every active key's reports batch by batch, decrypt, validate, geocode,
  * insert idempotently, signal the refresher, move trackers' last-seen state, and keep the ledger.
- * Work is streamed batch by batch so memory stays flat however many reports a run brings.
- * `signal` asks for a graceful stop: the current batch is finished, the run is recorded interrupted.
+ * Work is streamed batch by batch so memory stays flat however many reports a run brings; the next
+ * batches are fetched and decrypted while one is inserted (a bounded look-ahead), but nothing is
+ * counted before it is committed. `signal` asks for a graceful stop: the batch being inserted is
+ * finished, batches prepared ahead are dropped, the run is recorded interrupted.
  */
 export async function runImport(
   deps: ImportDependencies,
@@ -140,7 +149,7 @@ async function runLocked(
   let batchesFailed = 0
   try {
     const keys = await loadKeys(deps, totals, log)
-    const latestByTracker = new Map<string, DecryptedReport & { nearestCity: string | null }>()
+    const latestByTracker = new Map<string, Sighting>()
     const abort = new AbortController()
     const stop = (reason: string) => {
       stopReason ??= reason
@@ -152,27 +161,45 @@ async function runLocked(
 
     const ids = [...keys.keys()]
     if (ids.length > 0 && !stopReason) {
-      for await (const batch of deps.source.fetchBatches(ids, deps.settings.lookbackDays, abort.signal)) {
-        if (!batch.ok) {
-          batchesFailed++
-          const error: SourceError = {
-            source: `batch ${batch.index + 1} (${batch.ids.length} keys)`,
-            message: batch.error.message,
-            ...(batch.error.status !== undefined ? { status: batch.error.status } : {}),
-            at: new Date().toISOString(),
+      const prepare: PrepareContext = {
+        db,
+        keys,
+        decrypt: deps.decrypt,
+        geocoder: deps.geocoder,
+        limits: {
+          now,
+          clockSkewMs: deps.settings.clockSkewMs,
+          safeLateHorizonMs: safeLateHorizonMs(deps.settings.retention),
+        },
+        log,
+        signal: abort.signal,
+      }
+      // Batches are fetched, checked and decrypted ahead while the previous one is inserted, but
+      // inserted and counted strictly one after the other, each only once its turn has come.
+      const batches = lookAhead(
+        deps.source.fetchBatches(ids, deps.settings.lookbackDays, abort.signal),
+        (batch: BatchResult) => prepareBatch(prepare, batch),
+        LOOK_AHEAD_BATCHES,
+      )
+      try {
+        for await (const prepared of batches) {
+          // Fetched (and maybe decrypted) ahead but not inserted: not counted, the next run fetches it again.
+          if (stopReason) break
+          if (!prepared.ok) {
+            batchesFailed++
+            recordSourceError(prepared.batch, totals, log)
+          } else {
+            batchesOk++
+            await commitBatch(db, prepared, totals, latestByTracker, deps.settings.insertBatchSize, log)
           }
-          totals.sourceErrors.push(error)
-          log.warn(
-            { batch: batch.index + 1, keys: batch.ids.length, err: batch.error, attempts: batch.attempts },
-            'report batch failed',
-          )
-        } else {
-          batchesOk++
-          await importBatch(deps, keys, batch, totals, latestByTracker, now(), log)
+          await recordProgress(db, run.id, totals)
+          // A graceful stop lets the batch in hand finish, then ends the run.
+          if (stopReason) break
         }
-        await recordProgress(db, run.id, totals)
-        // A graceful stop lets the batch in hand finish, then ends the run.
-        if (stopReason) break
+      } catch (error) {
+        // Stopping aborts the request in flight and the preparation of the batches ahead: that is
+        // the stop itself, not a failure. Anything else (an insert, a worker) fails the run.
+        if (!(abort.signal.aborted && error === abort.signal.reason)) throw error
       }
     }
 
@@ -234,11 +261,6 @@ async function runLocked(
   }
 }
 
-interface KeyInfo {
-  trackerId: string
-  privateKey: Buffer
-}
-
 /** The active keys of active trackers, opened. A key that cannot be opened is a source error, not a silent skip. */
 async function loadKeys(
   deps: ImportDependencies,
@@ -264,93 +286,18 @@ async function loadKeys(
   return keys
 }
 
-async function importBatch(
-  deps: ImportDependencies,
-  keys: Map<string, KeyInfo>,
-  batch: Extract<BatchResult, { ok: true }>,
-  totals: RunTotals,
-  latestByTracker: Map<string, DecryptedReport & { nearestCity: string | null }>,
-  now: Date,
-  log: Logger,
-): Promise<void> {
-  totals.reportsFetched += batch.reports.length
-  // Every poll hands out the whole lookback again. A report whose (key, clear-text timestamp) is
-  // already stored would be a duplicate anyway, so it is counted as one without paying for its
-  // decryption (a P-224 ECDH, ~0.3 ms): steady-state runs decrypt only what is new.
-  const peeked = batch.reports.map((report) => ({ report, peek: peekPayload(report.payload) }))
-  const candidates = peeked.flatMap(({ report, peek }) => {
-    const info = keys.get(report.id)
-    return info && peek
-      ? [{ trackerId: info.trackerId, hashedAdvKey: report.id, timestamp: peek.timestamp }]
-      : []
-  })
-  const known = await knownReports(deps.database.db, candidates)
-  const fresh: EndpointReport[] = []
-  for (const { report, peek } of peeked) {
-    if (peek && known.has(`${report.id}|${peek.timestamp.getTime()}`)) totals.reportsDuplicate++
-    else fresh.push(report)
+function recordSourceError(batch: Extract<BatchResult, { ok: false }>, totals: RunTotals, log: Logger): void {
+  const error: SourceError = {
+    source: `batch ${batch.index + 1} (${batch.ids.length} keys)`,
+    message: batch.error.message,
+    ...(batch.error.status !== undefined ? { status: batch.error.status } : {}),
+    at: new Date().toISOString(),
   }
-  const batchKeys = new Map<string, Buffer>()
-  for (const id of batch.ids) {
-    const info = keys.get(id)
-    if (info) batchKeys.set(id, info.privateKey)
-  }
-  const decrypt: Decrypt = deps.decrypt ?? (async (k, r) => decryptReports(k, r))
-  const { reports, rejected } = await decrypt(batchKeys, fresh)
-  for (const rejection of rejected) count(totals.rejected, rejection.reason)
-  if (rejected.length > 0)
-    log.debug(
-      { rejected: rejected.slice(0, 5).map((r) => ({ reason: r.reason, message: r.message })) },
-      'reports rejected',
-    )
-
-  const limits = {
-    now,
-    clockSkewMs: deps.settings.clockSkewMs,
-    safeLateHorizonMs: safeLateHorizonMs(deps.settings.retention),
-  }
-  const valid: DecryptedReport[] = []
-  for (const report of reports) {
-    const rejection = validateReport(report, limits)
-    if (rejection) count(totals.rejected, rejection)
-    else valid.push(report)
-  }
-
-  const places = deps.geocoder ? await deps.geocoder.lookupMany(valid) : valid.map(() => null)
-  const storable: StorableReport[] = valid.map((report, i) => ({
-    hashedAdvKey: report.hashedAdvKey,
-    trackerId: keys.get(report.hashedAdvKey)!.trackerId,
-    timestamp: report.timestamp,
-    latitude: report.latitude,
-    longitude: report.longitude,
-    horizontalAccuracy: report.horizontalAccuracy,
-    confidence: report.confidence,
-    status: report.status,
-    nearestCity: places[i]?.label ?? null,
-    publishedAt: report.publishedAt,
-  }))
-
-  for (let i = 0; i < storable.length; i += deps.settings.insertBatchSize) {
-    const chunk = storable.slice(i, i + deps.settings.insertBatchSize)
-    const inserted = await insertReports(deps.database.db, chunk)
-    totals.reportsInserted += inserted
-    totals.reportsDuplicate += chunk.length - inserted
-    if (inserted > 0) widenWindow(totals, chunk)
-    log.debug({ batch: batch.index + 1, rows: chunk.length, inserted }, 'report batch inserted')
-  }
-
-  storable.forEach((report, i) => {
-    const latest = latestByTracker.get(report.trackerId)
-    if (!latest || latest.timestamp < report.timestamp)
-      latestByTracker.set(report.trackerId, { ...valid[i]!, nearestCity: report.nearestCity })
-  })
-}
-
-function widenWindow(totals: RunTotals, reports: readonly StorableReport[]): void {
-  for (const report of reports) {
-    if (!totals.windowFrom || report.timestamp < totals.windowFrom) totals.windowFrom = report.timestamp
-    if (!totals.windowTo || report.timestamp > totals.windowTo) totals.windowTo = report.timestamp
-  }
+  totals.sourceErrors.push(error)
+  log.warn(
+    { batch: batch.index + 1, keys: batch.ids.length, err: batch.error, attempts: batch.attempts },
+    'report batch failed',
+  )
 }
 
 export function processOwner(hostname: string): string {
