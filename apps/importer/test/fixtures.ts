@@ -12,6 +12,16 @@ import { type ImporterConfig, parseImporterEnv } from '../src/env.ts'
 
 export const silent = pino({ level: 'silent' })
 
+/** Reports stored for these trackers. */
+export async function countReports(database: TrackerDatabase, trackerIds: string[]): Promise<number> {
+  const { n } = await database.db
+    .selectFrom('location_reports')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('tracker_id', 'in', trackerIds)
+    .executeTakeFirstOrThrow()
+  return Number(n)
+}
+
 /** One key-encryption key per test file, as one deployment has one for its database. */
 export const SECRET = PrivateKeyCipher.generateSecret()
 

@@ -3,7 +3,7 @@ import { InProcessLockService } from '@tracker/locks'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type RunningImporter, startImporter } from '../src/importer.ts'
-import { expectedReports, fixedNow, importFixture, silent } from './fixtures.ts'
+import { countReports, expectedReports, fixedNow, importFixture, silent } from './fixtures.ts'
 
 let database: TestDatabase
 beforeAll(async () => {
@@ -11,14 +11,7 @@ beforeAll(async () => {
 })
 afterAll(() => database?.close())
 
-const countRows = async (trackerIds: string[]) =>
-  (
-    await database.db
-      .selectFrom('location_reports')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('tracker_id', 'in', trackerIds)
-      .executeTakeFirstOrThrow()
-  ).n
+const countRows = (trackerIds: string[]) => countReports(database, trackerIds)
 
 const ledger = (runId: string) =>
   database.db.selectFrom('import_runs').selectAll().where('id', '=', runId).executeTakeFirstOrThrow()

@@ -12,7 +12,7 @@ import { createOfflineGeocoder } from '@tracker/geocoder'
 import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startImporter } from '../src/importer.ts'
-import { expectedReports, fixedNow, importFixture, silent } from './fixtures.ts'
+import { countReports, expectedReports, fixedNow, importFixture, silent } from './fixtures.ts'
 
 let database: TestDatabase
 beforeAll(async () => {
@@ -20,14 +20,7 @@ beforeAll(async () => {
 })
 afterAll(() => database?.close())
 
-const countRows = async (trackerIds: string[]) =>
-  (
-    await database.db
-      .selectFrom('location_reports')
-      .select((eb) => eb.fn.countAll<number>().as('n'))
-      .where('tracker_id', 'in', trackerIds)
-      .executeTakeFirstOrThrow()
-  ).n
+const countRows = (trackerIds: string[]) => countReports(database, trackerIds)
 
 async function importer(
   fixture: Awaited<ReturnType<typeof importFixture>>,
