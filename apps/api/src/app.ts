@@ -11,6 +11,7 @@ import type { CachedResponse } from './graphql/response-cache.ts'
 import { healthRoutes } from './http/health.ts'
 import { type ApiMetrics, createApiMetrics } from './http/metrics.ts'
 import { requestIdOf } from './http/request-id.ts'
+import type { HistoryPage } from './services/history.service.ts'
 import { createServices, type Services } from './services/services.ts'
 
 export interface ApiDeps {
@@ -52,6 +53,17 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   })
 
   const metrics = createApiMetrics()
+  // History pages and whole history-only responses: both serve only while the change feed is
+  // connected, and both forget everything on each change.
+  const historyPages = new ChangeFeedCache<HistoryPage>({
+    ttlMs: config.historyCache.ttlMs,
+    maxWeight: config.historyCache.maxPoints,
+  })
+  const responses = new ChangeFeedCache<CachedResponse>({
+    ttlMs: config.historyCache.ttlMs,
+    maxWeight: config.historyCache.maxBytes,
+  })
+  const historyCaches = [historyPages, responses]
   const services = createServices({
     database: deps.database,
     locks: deps.locks,
@@ -59,15 +71,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     cipher: PrivateKeyCipher.fromSecret(config.keyEncryptionKey),
     logger: deps.logger,
     shutdown: shutdown.signal,
+    historyCache: historyPages,
     onHistoryCacheLookup: (result) => metrics.historyCacheLookups.inc({ cache: 'page', result }),
+    onHistoryRefreshed: () => {
+      for (const cache of historyCaches) cache.invalidate()
+    },
   })
-  const responses = new ChangeFeedCache<CachedResponse>({
-    ttlMs: config.historyCache.ttlMs,
-    maxWeight: config.historyCache.maxBytes,
-  })
-  // Both caches serve only while this feed is connected, and forget everything on each change.
   if (config.historyCache.ttlMs > 0) {
-    const feed = startHistoryChangeFeed(deps.database, [services.historyCache, responses], deps.logger)
+    const feed = startHistoryChangeFeed(deps.database, historyCaches, deps.logger)
     app.addHook('onClose', () => feed.close())
   }
   app.decorate('services', services)

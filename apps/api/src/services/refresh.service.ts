@@ -25,10 +25,7 @@ export interface RefreshServiceOptions {
   logger: Logger
   /** Aborted when the API stops: waiting for the lock ends there. */
   shutdown: AbortSignal
-  /**
-   * After each refresh, before the mutation returns: this replica's history cache drops its answers
-   * at once (its own notification may arrive after the client's next query).
-   */
+  /** After each refresh, before the mutation returns (the history caches drop their answers). */
   onRefreshed?: () => void
 }
 

@@ -1,7 +1,7 @@
 import type { Database, Logger, PrivateKeyCipher, TrackerDatabase } from '@tracker/db'
 import type { LockService } from '@tracker/locks'
 import type { Kysely } from 'kysely'
-import { ChangeFeedCache } from '../cache/change-feed-cache.ts'
+import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import type { ApiConfig } from '../env.ts'
 import { TokenAuthenticator } from './api-tokens.ts'
 import { createHistoryService, type HistoryPage } from './history.service.ts'
@@ -17,24 +17,27 @@ export interface ServiceDeps {
   cipher: PrivateKeyCipher
   logger: Logger
   shutdown: AbortSignal
-  /** Each history cache lookup's outcome (hit, miss, bypass), for the metrics. */
-  onHistoryCacheLookup?: (result: 'hit' | 'miss' | 'bypass') => void
+  /** History pages kept between requests; the app drives it from its change feed. */
+  historyCache: ChangeFeedCache<HistoryPage>
+  /** Each history cache lookup's outcome, for the metrics. */
+  onHistoryCacheLookup?: (result: CacheLookup) => void
+  /**
+   * After this replica's refresh mutation refreshed, before it returns: every cache of history
+   * answers drops them at once (its own notification may arrive after the client's next query).
+   */
+  onHistoryRefreshed?: () => void
 }
 
 /** Everything the resolvers call; the services call the repositories. */
 export function createServices(deps: ServiceDeps) {
   const { config } = deps
   const db: Kysely<Database> = deps.database.db
-  const historyCache = new ChangeFeedCache<HistoryPage>({
-    ttlMs: config.historyCache.ttlMs,
-    maxWeight: config.historyCache.maxPoints,
-  })
+  const { historyCache } = deps
   return {
     history: createHistoryService(db, config.history, {
       cache: historyCache,
       ...(deps.onHistoryCacheLookup ? { onLookup: deps.onHistoryCacheLookup } : {}),
     }),
-    /** Serves only while the change feed (started by the app) is connected. */
     historyCache,
     trackers: createTrackerService(db, {
       cipher: deps.cipher,
@@ -55,7 +58,7 @@ export function createServices(deps: ServiceDeps) {
       ...config.refresh,
       logger: deps.logger,
       shutdown: deps.shutdown,
-      onRefreshed: () => historyCache.invalidate(),
+      ...(deps.onHistoryRefreshed ? { onRefreshed: deps.onHistoryRefreshed } : {}),
     }),
     tokens: new TokenAuthenticator(db, { ttlMs: config.auth.tokenCacheTtlMs }),
     status: config.status,

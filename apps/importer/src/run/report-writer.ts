@@ -1,4 +1,4 @@
-import { type Database, type Kysely, sql } from '@tracker/db'
+import { type Database, type Kysely, REFRESH_REQUEST_CHANNEL, sql } from '@tracker/db'
 
 /** A report ready to store: decrypted, validated, geocoded. */
 export interface StorableReport {
@@ -84,5 +84,5 @@ export async function signalRefresh(
     reason: 'import',
     runId,
   })
-  await sql`SELECT pg_notify('refresh_location_history', ${payload})`.execute(db)
+  await sql`SELECT pg_notify(${REFRESH_REQUEST_CHANNEL}, ${payload})`.execute(db)
 }
