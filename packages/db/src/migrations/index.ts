@@ -5,6 +5,7 @@ import * as locationHistoryAggregates from './20261121060200_location_history_ag
 import * as locationHistory from './20261121060300_location_history.ts'
 import * as importRuns from './20261121060400_import_runs.ts'
 import * as apiTokens from './20261121060500_api_tokens.ts'
+import * as locationHistoryTable from './20261129060000_location_history_table.ts'
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the file system) so
@@ -17,6 +18,7 @@ export const migrations: Record<string, Migration> = {
   '20261121060300_location_history': locationHistory,
   '20261121060400_import_runs': importRuns,
   '20261121060500_api_tokens': apiTokens,
+  '20261129060000_location_history_table': locationHistoryTable,
 }
 
 export const migrationProvider: MigrationProvider = {
