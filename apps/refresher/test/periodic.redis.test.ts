@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { testEnv } from '@tracker/db/testing'
 import { LOCK_NAMES, RedisLockService } from '@tracker/locks'
+import { TcpProxy } from '@tracker/locks/testing'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { type RunningRefresher, startRefresher } from '../src/index.ts'
@@ -10,7 +11,6 @@ import {
   refreshInFlight,
 } from './helpers/plain-history-database.ts'
 import { Recorder, testConfig, testLogger, uniqueKeyPrefix } from './helpers/refresher-harness.ts'
-import { TcpProxy } from './helpers/tcp-proxy.ts'
 
 // The periodic path against the machine's real Redis (and the real PostgreSQL for the refreshes).
 // Every test uses its own key prefix and deletes its keys afterwards.

@@ -24,6 +24,9 @@ export class InProcessLockService implements LockService {
     }
   }
 
+  /** Always reachable: it lives in this process. */
+  async ping(): Promise<void> {}
+
   isHeld(name: string): boolean {
     return this.#held.has(name)
   }

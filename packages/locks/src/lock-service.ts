@@ -16,6 +16,8 @@ export interface LockService {
   readonly kind: 'redis' | 'in-process'
   /** Takes the lock if it is free, without waiting. null: someone else holds it. */
   tryAcquire(name: string, ttlMs: number): Promise<HeldLock | null>
+  /** Resolves when the backend answers; throws LockUnavailableError when it cannot be reached. */
+  ping?(): Promise<void>
   close(): Promise<void>
 }
 
@@ -44,8 +46,10 @@ export async function withLock<T>(
 }
 
 /**
- * Lock and key names shared by the apps. The refresh names are the seed's, so its troubleshooting
- * steps (`redis-cli keys "location_history:*"`) still apply.
+ * Lock and key names shared by the apps, before the deployment's prefix (`redisKey`; a
+ * RedisLockService built with `keyPrefix` applies it to every name it is given). The refresh names
+ * are the seed's, so its troubleshooting steps (`redis-cli keys "location_history:*"`, prefixed)
+ * still apply.
  */
 export const LOCK_NAMES = {
   aggregateRefresh: 'location_history:aggregate_refresh_lock',

@@ -1,6 +1,7 @@
 import { ExecutionError, type Lock, Redlock, ResourceLockedError } from '@sesamecare-oss/redlock'
 import { Redis } from 'ioredis'
 import { type HeldLock, type LockService, LockUnavailableError } from './lock-service.ts'
+import { redisKey } from './redis-keys.ts'
 
 export interface LockLogger {
   warn(obj: object, msg?: string): void
@@ -21,6 +22,18 @@ export function createRedisClient(url: string): Redis {
   })
 }
 
+export interface RedisLockServiceOptions {
+  /** A client to share (left open by close()), or a URL to connect to (closed by close()). */
+  redis: Redis | string
+  logger?: LockLogger
+  /**
+   * The deployment's REDIS_KEY_PREFIX: every lock name this service is given becomes
+   * `redisKey(keyPrefix, name)` in Redis, and `key(name)` names any other key the same way.
+   * Default '' (names used as they are).
+   */
+  keyPrefix?: string
+}
+
 /**
  * Redlock over one Redis (the maintained @sesamecare-oss fork: redlock v5 never left beta and has
  * open ioredis-5 issues). Acquisition never waits: the work is skipped if someone else holds it.
@@ -29,11 +42,13 @@ export function createRedisClient(url: string): Redis {
 export class RedisLockService implements LockService {
   readonly kind = 'redis'
   readonly redis: Redis
+  readonly keyPrefix: string
   readonly #redlock: Redlock
   readonly #logger: LockLogger | undefined
   readonly #ownsClient: boolean
 
-  constructor(options: { redis: Redis | string; logger?: LockLogger }) {
+  constructor(options: RedisLockServiceOptions) {
+    this.keyPrefix = options.keyPrefix ?? ''
     this.#ownsClient = typeof options.redis === 'string'
     this.redis = typeof options.redis === 'string' ? createRedisClient(options.redis) : options.redis
     // Without an error listener an unreachable Redis would crash the process.
@@ -43,19 +58,35 @@ export class RedisLockService implements LockService {
     this.#redlock.on('error', () => {})
   }
 
-  async tryAcquire(name: string, ttlMs: number): Promise<HeldLock | null> {
-    await waitUntilReady(this.redis, name)
-    let lock: Lock
-    try {
-      lock = await this.#redlock.acquire([name], ttlMs)
-    } catch (error) {
-      if (await isLockedByOther(error)) return null
-      throw new LockUnavailableError(`Redis lock "${name}" unavailable: ${describe(error)}`, { cause: error })
-    }
-    return this.#hold(name, lock, ttlMs)
+  /** The Redis key of `name` in this deployment (its prefix, then the name). */
+  key(name: string): string {
+    return redisKey(this.keyPrefix, name)
   }
 
-  #hold(name: string, acquired: Lock, ttlMs: number): HeldLock {
+  /** `name` is the unprefixed name (e.g. LOCK_NAMES.import); the key taken in Redis is `key(name)`. */
+  async tryAcquire(name: string, ttlMs: number): Promise<HeldLock | null> {
+    const key = this.key(name)
+    await waitUntilReady(this.redis, key)
+    let lock: Lock
+    try {
+      lock = await this.#redlock.acquire([key], ttlMs)
+    } catch (error) {
+      if (await isLockedByOther(error)) return null
+      throw new LockUnavailableError(`Redis lock "${key}" unavailable: ${describe(error)}`, { cause: error })
+    }
+    return this.#hold(name, key, lock, ttlMs)
+  }
+
+  async ping(): Promise<void> {
+    await waitUntilReady(this.redis, 'ping')
+    try {
+      await this.redis.ping()
+    } catch (error) {
+      throw new LockUnavailableError(`Redis does not answer: ${describe(error)}`, { cause: error })
+    }
+  }
+
+  #hold(name: string, key: string, acquired: Lock, ttlMs: number): HeldLock {
     const controller = new AbortController()
     let lock = acquired
     let released = false
@@ -71,12 +102,12 @@ export class RedisLockService implements LockService {
             if (Date.now() >= lock.expiration) {
               clearInterval(timer)
               this.#logger?.error(
-                { lock: name, err: error },
+                { lock: key, err: error },
                 'lock lost: could not extend it before it expired',
               )
-              controller.abort(new LockUnavailableError(`lock "${name}" was lost`, { cause: error }))
+              controller.abort(new LockUnavailableError(`lock "${key}" was lost`, { cause: error }))
             } else {
-              this.#logger?.warn({ lock: name, err: error }, 'lock extension failed; retrying')
+              this.#logger?.warn({ lock: key, err: error }, 'lock extension failed; retrying')
             }
           },
         )
@@ -96,7 +127,7 @@ export class RedisLockService implements LockService {
           await lock.release()
         } catch (error) {
           // It expires by itself after its TTL; nothing else to do.
-          this.#logger?.warn({ lock: name, err: error }, 'could not release lock; it will expire')
+          this.#logger?.warn({ lock: key, err: error }, 'could not release lock; it will expire')
         }
       },
     }
