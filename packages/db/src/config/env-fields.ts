@@ -72,3 +72,11 @@ export function redisUrlVar() {
     .optional()
     .or(z.literal('').transform(() => undefined))
 }
+
+/**
+ * Put before every Redis key of every app (locks, last-refresh time, rate-limit counters), so that
+ * deployments sharing one Redis share nothing; used as given (e.g. `prod:`), empty by default.
+ */
+export function redisKeyPrefixVar() {
+  return z.string().regex(/^\S*$/, 'REDIS_KEY_PREFIX must not contain whitespace').default('')
+}

@@ -6,6 +6,7 @@ import * as locationHistory from './20261121060300_location_history.ts'
 import * as importRuns from './20261121060400_import_runs.ts'
 import * as apiTokens from './20261121060500_api_tokens.ts'
 import * as locationHistoryTable from './20261129060000_location_history_table.ts'
+import * as importRunsNotStarted from './20261201060000_import_runs_not_started.ts'
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the file system) so
@@ -19,6 +20,7 @@ export const migrations: Record<string, Migration> = {
   '20261121060400_import_runs': importRuns,
   '20261121060500_api_tokens': apiTokens,
   '20261129060000_location_history_table': locationHistoryTable,
+  '20261201060000_import_runs_not_started': importRunsNotStarted,
 }
 
 export const migrationProvider: MigrationProvider = {

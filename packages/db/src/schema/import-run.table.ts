@@ -1,6 +1,7 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
 
-export type ImportRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted'
+/** not_started: the run could not start (its lock backend was unreachable); `error` says why. */
+export type ImportRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'not_started'
 export type ImportRunTrigger = 'schedule' | 'startup' | 'once' | 'manual'
 
 /** Reports rejected in a run, counted by reason (e.g. { undecryptable: 3, too_old: 1 }). */
