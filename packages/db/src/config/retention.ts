@@ -16,7 +16,7 @@ export interface RetentionConfig {
   rawChunkIntervalMs: number
   /** Raw chunks older than this are compressed. */
   rawCompressAfterMs: number
-  /** Retention of location_history_hourly (the seed: 24 hours). */
+  /** Retention of location_history_hourly (the seed: 24 hours; 48 since the hourly tier reaches back up to 48). */
   hourlyRetentionMs: number
   /** Chunk interval of the hourly aggregate's materialization: small so that its retention acts. */
   hourlyChunkIntervalMs: number
@@ -31,15 +31,13 @@ export interface RetentionConfig {
 
 export const HOURLY_BUCKET_MS = HOUR_MS
 export const DAILY_BUCKET_MS = DAY_MS
-/** location_history_view serves hourly buckets for this long, daily buckets before (the seed). */
-export const HOURLY_TIER_MS = 24 * HOUR_MS
 
 export const DEFAULT_RETENTION: RetentionConfig = {
   // The report endpoint serves about 7 days: raw retention must outlive that (see safeLateHorizonMs).
   rawRetentionMs: 10 * DAY_MS,
   rawChunkIntervalMs: DAY_MS,
   rawCompressAfterMs: 3 * DAY_MS,
-  hourlyRetentionMs: 24 * HOUR_MS,
+  hourlyRetentionMs: 48 * HOUR_MS,
   hourlyChunkIntervalMs: 2 * HOUR_MS,
   dailyRetentionMs: 365 * DAY_MS,
   dailyChunkIntervalMs: 7 * DAY_MS,
@@ -89,10 +87,10 @@ export function retentionConflicts(config: RetentionConfig): string[] {
   }
   checkWindow('hourlyRefreshWindowMs', HOURLY_BUCKET_MS)
   checkWindow('dailyRefreshWindowMs', DAILY_BUCKET_MS)
-  if (config.hourlyRetentionMs < HOURLY_TIER_MS) {
+  if (config.hourlyRetentionMs < config.hourlyRefreshWindowMs) {
     conflicts.push(
-      `${fmt(config, 'hourlyRetentionMs')} is shorter than the 24 hours location_history_view serves ` +
-        'from the hourly aggregate.',
+      `${fmt(config, 'hourlyRetentionMs')} is shorter than ${fmt(config, 'hourlyRefreshWindowMs')}: ` +
+        'the hourly aggregate must keep what its refresh maintains (the hourly tier reaches back that far).',
     )
   }
   if (config.dailyRetentionMs < config.dailyRefreshWindowMs) {

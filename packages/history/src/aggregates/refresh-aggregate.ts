@@ -1,10 +1,7 @@
-import { type Kysely, sql } from 'kysely'
-import type { Database } from '../schema/database.ts'
-import type { AggregateName } from '../storage-policies.ts'
-import { notifyHistoryRefreshed } from './history-channels.ts'
-import type { TimeWindow } from './refresh-window.ts'
+import { type AggregateName, type Database, type Kysely, notifyHistoryRefreshed, sql } from '@tracker/db'
+import type { TimeWindow } from '../windows.ts'
 
-export type RefreshOutcome = 'refreshed' | 'skipped_concurrent'
+export type AggregateRefreshOutcome = 'refreshed' | 'skipped_concurrent'
 
 /**
  * Another session refreshing an overlapping window: TimescaleDB 2.26.3+ fails fast with SQLSTATE
@@ -24,7 +21,7 @@ export async function refreshContinuousAggregate(
   session: Kysely<Database>,
   aggregate: AggregateName,
   window: TimeWindow,
-): Promise<RefreshOutcome> {
+): Promise<AggregateRefreshOutcome> {
   try {
     // The window arguments are typed "any" in TimescaleDB: cast them.
     await sql`CALL refresh_continuous_aggregate(${aggregate}, ${window.from.toISOString()}::timestamptz, ${window.to.toISOString()}::timestamptz)`.execute(
@@ -36,23 +33,6 @@ export async function refreshContinuousAggregate(
   }
   await notifyHistoryRefreshed(session, { object: aggregate, from: window.from, to: window.to })
   return 'refreshed'
-}
-
-/**
- * Rebuilds `location_history` from location_history_view. CONCURRENTLY keeps it readable while the
- * refresh runs; it needs the view populated once, which a plain refresh does. Both refreshes
- * notify HISTORY_REFRESHED_CHANNEL once done (outside a transaction block, so at once).
- */
-export async function refreshLocationHistory(
-  session: Kysely<Database>,
-  options: { concurrently?: boolean } = {},
-): Promise<void> {
-  if (options.concurrently === false) {
-    await sql`REFRESH MATERIALIZED VIEW location_history`.execute(session)
-  } else {
-    await sql`REFRESH MATERIALIZED VIEW CONCURRENTLY location_history`.execute(session)
-  }
-  await notifyHistoryRefreshed(session, { object: 'location_history' })
 }
 
 /**
@@ -70,4 +50,19 @@ export async function aggregateWatermark(
   const watermark = rows[0]?.watermark ?? null
   // Nothing materialized yet: TimescaleDB answers the minimum timestamp, which reads as an invalid date.
   return watermark && !Number.isNaN(watermark.getTime()) ? watermark : null
+}
+
+/**
+ * The start of the oldest chunk an aggregate still keeps: its retention policy has dropped every
+ * bucket before it. Null when it keeps none.
+ */
+export async function oldestKeptBucket(db: Kysely<Database>, aggregate: AggregateName): Promise<Date | null> {
+  const { rows } = await sql<{ oldest: Date | null }>`
+    SELECT min(c.range_start) AS oldest
+      FROM timescaledb_information.continuous_aggregates ca
+      JOIN timescaledb_information.chunks c
+        ON c.hypertable_schema = ca.materialization_hypertable_schema
+       AND c.hypertable_name = ca.materialization_hypertable_name
+     WHERE ca.view_name = ${aggregate}`.execute(db)
+  return rows[0]?.oldest ?? null
 }

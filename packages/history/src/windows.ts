@@ -1,0 +1,68 @@
+import { DAY_MS, oldestSafeRefreshStart, type RetentionConfig } from '@tracker/db'
+import { HOURLY_TIER, HOURLY_TIER_REACH_MS, type Tier } from './tiers.ts'
+
+/** A half-open time range [from, to). */
+export interface TimeWindow {
+  from: Date
+  to: Date
+}
+
+const floorTo = (ms: number, step: number) => Math.floor(ms / step) * step
+const ceilTo = (ms: number, step: number) => Math.ceil(ms / step) * step
+
+/** The window widened to whole buckets of `stepMs` (a refresh or an upkeep only handles whole buckets). */
+export function alignWindow(window: TimeWindow, stepMs: number): TimeWindow {
+  const from = floorTo(window.from.getTime(), stepMs)
+  return { from: new Date(from), to: new Date(Math.max(ceilTo(window.to.getTime(), stepMs), from + stepMs)) }
+}
+
+/** Whole UTC days: the unit of location_history's upkeep (a day is either one daily point or its hours). */
+export const alignToDays = (window: TimeWindow): TimeWindow => alignWindow(window, DAY_MS)
+
+/** The smallest window covering both (a burst is handled once, over everything it touched). */
+export function mergeWindows(a: TimeWindow | null, b: TimeWindow | null): TimeWindow | null {
+  if (!a) return b
+  if (!b) return a
+  return {
+    from: new Date(Math.min(a.from.getTime(), b.from.getTime())),
+    to: new Date(Math.max(a.to.getTime(), b.to.getTime())),
+  }
+}
+
+/**
+ * The part of `window` below an aggregate's watermark, where late reports stay invisible until the
+ * aggregate is refreshed; above it real-time aggregation shows them already. Null when nothing is
+ * below (or nothing was ever materialized: then every query is real-time).
+ */
+export function windowBelowWatermark(window: TimeWindow, watermark: Date | null): TimeWindow | null {
+  if (!watermark || Number.isNaN(watermark.getTime())) return null
+  if (window.from >= watermark) return null
+  return { from: window.from, to: window.to < watermark ? window.to : watermark }
+}
+
+/**
+ * The window to hand `refresh_continuous_aggregate` for a change in `window`: widened to whole
+ * buckets (a refresh only recomputes buckets that lie entirely inside its window) and clipped so it
+ * never starts where raw retention may have dropped data (a refresh there rebuilds buckets from what
+ * is left, i.e. erases history: ../shared/timescaledb.md). The hourly tier is also clipped to how far
+ * back hourly points are served. Null when nothing of the window is safe to refresh.
+ */
+export function clipRefreshWindow(
+  retention: RetentionConfig,
+  tier: Tier,
+  window: TimeWindow,
+  now: Date,
+): TimeWindow | null {
+  const bucket = tier.bucketMs
+  let oldest = oldestSafeRefreshStart(retention, bucket, now).getTime()
+  if (tier === HOURLY_TIER) oldest = Math.max(oldest, now.getTime() - HOURLY_TIER_REACH_MS)
+  const from = Math.max(floorTo(window.from.getTime(), bucket), ceilTo(oldest, bucket))
+  const to = ceilTo(Math.max(window.to.getTime(), window.from.getTime() + 1), bucket)
+  return from < to ? { from: new Date(from), to: new Date(to) } : null
+}
+
+/** The periodic refresh window of a tier's aggregate: its configured reach back from now, to now. */
+export function periodicRefreshWindow(retention: RetentionConfig, tier: Tier, now: Date): TimeWindow | null {
+  const reach = tier === HOURLY_TIER ? retention.hourlyRefreshWindowMs : retention.dailyRefreshWindowMs
+  return clipRefreshWindow(retention, tier, { from: new Date(now.getTime() - reach), to: now }, now)
+}
