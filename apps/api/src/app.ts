@@ -1,4 +1,5 @@
 import { PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import { HistoryEngine } from '@tracker/history'
 import type { LockService } from '@tracker/locks'
 import Fastify, { type FastifyInstance } from 'fastify'
 import type { Redis } from 'ioredis'
@@ -64,8 +65,15 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     maxWeight: config.historyCache.maxBytes,
   })
   const historyCaches = [historyPages, responses]
+  const history = await HistoryEngine.open({
+    database: deps.database,
+    retention: config.retention,
+    logger: deps.logger.child({ component: 'history' }),
+    statementTimeoutMs: config.refresh.statementTimeoutMs,
+  })
   const services = createServices({
     database: deps.database,
+    history,
     locks: deps.locks,
     config,
     cipher: PrivateKeyCipher.fromSecret(config.keyEncryptionKey),

@@ -1,7 +1,6 @@
-import { refreshLocationHistory } from '@tracker/db'
 import { insertTracker, reportRow } from '@tracker/db/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestApi, DAY, dayStart, type TestApi } from './helpers.ts'
+import { createTestApi, DAY, dayStart, rebuildHistory, type TestApi } from './helpers.ts'
 
 // Small limits so each bound can be crossed with a little data.
 let api: TestApi
@@ -23,7 +22,7 @@ beforeAll(async () => {
       ),
     )
     .execute()
-  await api.database.withSession((session) => refreshLocationHistory(session))
+  await rebuildHistory(api)
   for (let i = 0; i < 4; i++) await insertTracker(api.database.db)
 })
 afterAll(() => api?.close())

@@ -109,3 +109,12 @@ export async function cacheServing(api: TestApi, timeoutMs = 10_000): Promise<vo
     await new Promise((resolve) => setTimeout(resolve, 10))
   }
 }
+
+/** Makes location_history equal to what the aggregates say now, as the refresher keeps it. */
+export async function rebuildHistory(api: { app: FastifyInstance }): Promise<void> {
+  await api.app.services.historyEngine.rebuild({
+    trigger: 'manual',
+    runId: 'test',
+    signal: new AbortController().signal,
+  })
+}

@@ -1,4 +1,5 @@
 import { insertTracker, reportRow } from '@tracker/db/testing'
+import { nextTierChange } from '@tracker/history'
 import { parse } from 'graphql'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChangeFeedCache } from '../src/cache/change-feed-cache.ts'
@@ -30,13 +31,14 @@ describe('ChangeFeedCache', () => {
     expect(cache.weight).toBe(0)
   })
 
-  it('lets no answer outlive the hour it was made in (the hourly tier moves with the clock)', () => {
-    const clock = { now: T0 + HOUR - 5_000 }
+  it('lets no answer outlive the tier boundary it was made under (it moves at midnight UTC)', () => {
+    const midnight = nextTierChange(new Date(T0)).getTime()
+    const clock = { now: midnight - 5_000 }
     const cache = cacheAt(clock)
     cache.store('a', 'answer', 10, cache.generation())
-    clock.now = T0 + HOUR - 1
+    clock.now = midnight - 1
     expect(cache.lookup('a').result).toBe('hit')
-    clock.now = T0 + HOUR
+    clock.now = midnight
     expect(cache.lookup('a').result).toBe('miss')
   })
 

@@ -1,4 +1,3 @@
-import { refreshLocationHistory } from '@tracker/db'
 import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
 import {
   type KyselyPlugin,
@@ -8,7 +7,7 @@ import {
   sql,
 } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestApi, DAY, dayStart, type TestApi } from './helpers.ts'
+import { createTestApi, DAY, dayStart, rebuildHistory, type TestApi } from './helpers.ts'
 
 /**
  * Records every statement sent through the Kysely instance the API is given: a real count of
@@ -53,7 +52,7 @@ beforeAll(async () => {
     )
     .execute()
   // location_history reads the (real-time) aggregates: the points are served from it.
-  await database.withSession((session) => refreshLocationHistory(session))
+  await rebuildHistory(api)
   for (let i = 0; i < 3; i++) await insertTracker(database.db, { keys: 2 })
 })
 afterAll(async () => {

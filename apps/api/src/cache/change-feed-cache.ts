@@ -1,4 +1,4 @@
-const HOUR_MS = 3_600_000
+import { nextTierChange } from '@tracker/history'
 
 export interface ChangeFeedCacheOptions {
   /** How long an answer may be served at most; 0 turns the cache off. */
@@ -25,8 +25,8 @@ export type CacheLookup = 'hit' | 'miss' | 'bypass'
  * reconnecting, when notifications go missing) every request goes to the database.
  *
  * An answer also expires after `ttlMs` (what no notification announces: a server's background job
- * materializing an aggregate) and when the next hour starts (the hourly tier begins at now - 24 h,
- * rounded to the hour, so the answer's tiers move with the clock).
+ * materializing an aggregate) and when the tier boundary next moves (`nextTierChange`: the days
+ * an answer draws hourly change at midnight UTC).
  *
  * A query that started before an invalidation may have read the old data: `store` keeps its answer
  * only if no invalidation happened since its `generation()`.
@@ -81,10 +81,10 @@ export class ChangeFeedCache<T> {
   store(key: string, value: T, weight: number, generation: number): void {
     if (!this.serving || generation !== this.#generation || weight > this.#maxWeight) return
     const now = this.#now()
-    const nextHour = Math.floor(now / HOUR_MS) * HOUR_MS + HOUR_MS
+    const tierChange = nextTierChange(new Date(now)).getTime()
     const previous = this.#entries.get(key)
     if (previous) this.#delete(key, previous)
-    this.#entries.set(key, { value, weight, expiresAt: Math.min(now + this.#ttlMs, nextHour) })
+    this.#entries.set(key, { value, weight, expiresAt: Math.min(now + this.#ttlMs, tierChange) })
     this.#weight += weight
     for (const [oldestKey, oldest] of this.#entries) {
       if (this.#weight <= this.#maxWeight) break

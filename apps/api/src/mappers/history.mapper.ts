@@ -1,6 +1,6 @@
 import type { BucketSize } from '@tracker/db'
+import type { HistoryRow } from '@tracker/history'
 import type { HistoryPointModel } from '../graphql/models.ts'
-import type { HistoryRow } from '../repositories/history.repository.ts'
 
 /** Stable for a tracker, resolution and bucket, so clients can key points across calls. */
 export function historyPointId(trackerId: string, bucketSize: BucketSize, timestamp: Date): string {

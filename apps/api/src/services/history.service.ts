@@ -1,11 +1,11 @@
 import { type BucketSize, type Database, findTracker } from '@tracker/db'
+import { type HistoryRow, hourlyTierStart, selectHistory } from '@tracker/history'
 import type { Kysely } from 'kysely'
 import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import { describeDuration } from '../env.ts'
 import { BadUserInputError, NotFoundApiError } from '../errors.ts'
 import type { HistoryPointModel } from '../graphql/models.ts'
 import { toHistoryPoint } from '../mappers/history.mapper.ts'
-import { type HistoryRow, selectHistory } from '../repositories/history.repository.ts'
 import { decodeCursor, encodeCursor, pageSize, requireId, requireOrderedRange } from './input.ts'
 
 export const BUCKET_SIZES: readonly BucketSize[] = ['1 hour', '1 day']
@@ -100,6 +100,7 @@ export function createHistoryService(db: Kysely<Database>, limits: HistoryLimits
         from: args.startTime,
         to: args.endTime,
         bucketSize,
+        tierStart: hourlyTierStart(new Date()),
         limit: limit + 1,
         ...(after ? { after } : {}),
       })

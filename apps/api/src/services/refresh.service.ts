@@ -1,12 +1,7 @@
+import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import {
-  type Database,
-  findTracker,
-  type Logger,
-  type RetentionConfig,
-  refreshHistoryWindow,
-  type TrackerDatabase,
-} from '@tracker/db'
+import { type Database, findTracker, type Logger } from '@tracker/db'
+import type { HistoryEngine } from '@tracker/history'
 import { type HeldLock, LOCK_NAMES, type LockService, LockUnavailableError } from '@tracker/locks'
 import type { Kysely } from 'kysely'
 import { describeDuration } from '../env.ts'
@@ -14,14 +9,13 @@ import { BadUserInputError, NotFoundApiError, RefreshBusyError, ServiceUnavailab
 import { requireId, requireOrderedRange } from './input.ts'
 
 export interface RefreshServiceOptions {
-  database: TrackerDatabase
+  /** The history engine: the same code path, and the same lock, as the refresher's refreshes. */
+  history: HistoryEngine
   db: Kysely<Database>
   locks: LockService
-  retention: RetentionConfig
   maxWindowMs: number
   lockWaitMs: number
   lockTtlMs: number
-  statementTimeoutMs: number
   logger: Logger
   /** Aborted when the API stops: waiting for the lock ends there. */
   shutdown: AbortSignal
@@ -82,32 +76,30 @@ export function createRefreshService(options: RefreshServiceOptions) {
       const lock = await acquireWithin(options, deadline)
       if (!lock) throw new RefreshBusyError(options.lockWaitMs)
       try {
-        // refreshHistoryWindow clips each aggregate's window to what raw retention leaves safe to
-        // refresh (possibly nothing: then only location_history is refreshed). A policy job refreshing
-        // an overlapping range at the same moment makes a refresh skip: retry until visible.
+        // The engine clips each aggregate's window to what raw retention leaves safe to refresh
+        // (possibly nothing: then only location_history is kept). A policy job refreshing an
+        // overlapping range at the same moment makes a refresh skip: retry until visible.
+        const context = {
+          trigger: 'manual' as const,
+          runId: randomBytes(4).toString('hex'),
+          signal: options.shutdown,
+        }
         for (;;) {
-          const results = await refreshHistoryWindow(
-            options.database,
-            options.retention,
+          const retry = await options.history.refreshWindow(
             { from: args.startTime, to: args.endTime },
-            { statementTimeoutMs: options.statementTimeoutMs },
+            context,
           )
           options.onRefreshed?.()
-          const skipped = results.filter((r) => r.outcome === 'skipped_concurrent')
           options.logger.info(
             {
               trackerId,
+              runId: context.runId,
               window: { from: args.startTime, to: args.endTime },
-              results: results.map((r) => ({
-                object: r.object,
-                outcome: r.outcome,
-                window: r.window,
-                ms: Math.round(r.durationMs),
-              })),
+              retry: retry !== null,
             },
             'location history refreshed on request',
           )
-          if (skipped.length === 0) return true
+          if (!retry) return true
           if (Date.now() > deadline) throw new RefreshBusyError(options.lockWaitMs)
           await pause(500, options.shutdown)
         }

@@ -1,4 +1,5 @@
 import type { Database, Logger, PrivateKeyCipher, TrackerDatabase } from '@tracker/db'
+import type { HistoryEngine } from '@tracker/history'
 import type { LockService } from '@tracker/locks'
 import type { Kysely } from 'kysely'
 import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
@@ -12,6 +13,8 @@ import { createTrackerService } from './tracker.service.ts'
 
 export interface ServiceDeps {
   database: TrackerDatabase
+  /** The history engine (its retention is the configuration made as strict as the database's). */
+  history: HistoryEngine
   locks: LockService
   config: ApiConfig
   cipher: PrivateKeyCipher
@@ -39,6 +42,7 @@ export function createServices(deps: ServiceDeps) {
       ...(deps.onHistoryCacheLookup ? { onLookup: deps.onHistoryCacheLookup } : {}),
     }),
     historyCache,
+    historyEngine: deps.history,
     trackers: createTrackerService(db, {
       cipher: deps.cipher,
       pagination: config.pagination,
@@ -46,15 +50,14 @@ export function createServices(deps: ServiceDeps) {
       status: config.status,
     }),
     reports: createReportService(db, {
-      rawRetentionMs: config.retention.rawRetentionMs,
+      rawRetentionMs: deps.history.retention.rawRetentionMs,
       pagination: config.pagination,
     }),
     importRuns: createImportRunService(db, { pagination: config.pagination }),
     refresh: createRefreshService({
-      database: deps.database,
+      history: deps.history,
       db,
       locks: deps.locks,
-      retention: config.retention,
       ...config.refresh,
       logger: deps.logger,
       shutdown: deps.shutdown,

@@ -22,6 +22,7 @@ import { compareWithAggregates, type HistoryDifference } from '../upkeep/check.t
 import type { TrackerFilter } from '../upkeep/history-rows.ts'
 import { type UpkeepCounts, upkeepWindow } from '../upkeep/upkeep-window.ts'
 import {
+  alignToDays,
   clipRefreshWindow,
   mergeWindows,
   periodicRefreshWindow,
@@ -198,6 +199,17 @@ export class HistoryEngine {
       )
       if (outcome === 'skipped_concurrent') retry = mergeWindows(retry, part)
     }
+    return retry
+  }
+
+  /**
+   * The API's refreshLocationHistoryAggregates: both aggregates over all of `window` (clipped to what
+   * retention leaves safe), then location_history for every tracker in its days, so that what the
+   * refresh made visible is in every layer when it returns. Returns the part to retry.
+   */
+  async refreshWindow(window: TimeWindow, context: RunContext): Promise<TimeWindow | null> {
+    const retry = await this.refreshAggregates(window, context, 'whole')
+    await this.upkeep([{ window: alignToDays(window), trackers: null }], context)
     return retry
   }
 
