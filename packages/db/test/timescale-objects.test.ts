@@ -11,6 +11,10 @@ afterAll(() => database?.close())
 
 const seconds = (ms: number) => ms / 1000
 
+/**
+ * The policy jobs on this project's hypertable and aggregates. A server registers jobs of its own
+ * (telemetry, job history retention) that belong to no hypertable, and which depends on its build.
+ */
 async function jobs() {
   const { rows } = await sql<{
     proc_name: string
@@ -21,8 +25,10 @@ async function jobs() {
     SELECT j.proc_name, coalesce(ca.view_name, j.hypertable_name) AS object,
            extract(epoch FROM j.schedule_interval)::int AS schedule_s, j.config
       FROM timescaledb_information.jobs j
-      LEFT JOIN timescaledb_information.continuous_aggregates ca ON ca.materialization_hypertable_name = j.hypertable_name
-     WHERE j.proc_name LIKE 'policy_%' AND j.proc_name <> 'policy_job_stat_history_retention'
+      LEFT JOIN timescaledb_information.continuous_aggregates ca
+        ON ca.materialization_hypertable_schema = j.hypertable_schema
+       AND ca.materialization_hypertable_name = j.hypertable_name
+     WHERE coalesce(ca.view_name, j.hypertable_name) IN ('location_reports', 'location_history_hourly', 'location_history_daily')
      ORDER BY 2, 1`.execute(database.db)
   return rows
 }

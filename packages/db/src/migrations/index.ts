@@ -6,6 +6,7 @@ import * as locationHistory from './20261121060300_location_history.ts'
 import * as importRuns from './20261121060400_import_runs.ts'
 import * as apiTokens from './20261121060500_api_tokens.ts'
 import * as locationHistoryTable from './20261129060000_location_history_table.ts'
+import * as nearestCityBySegment from './20261129060100_nearest_city_by_segment.ts'
 import * as importRunsNotStarted from './20261201060000_import_runs_not_started.ts'
 
 /**
@@ -20,6 +21,7 @@ export const migrations: Record<string, Migration> = {
   '20261121060400_import_runs': importRuns,
   '20261121060500_api_tokens': apiTokens,
   '20261129060000_location_history_table': locationHistoryTable,
+  '20261129060100_nearest_city_by_segment': nearestCityBySegment,
   '20261201060000_import_runs_not_started': importRunsNotStarted,
 }
 
