@@ -21,7 +21,7 @@ export const refresherEnvSchema = databaseEnvSchema('REFRESHER').extend({
   // Lets several deployments (or test runs) share one Redis without sharing locks.
   REDIS_KEY_PREFIX: z.string().default(''),
   REFRESH_STATEMENT_TIMEOUT: durationVar('REFRESH_STATEMENT_TIMEOUT', '20 minutes'),
-  REFRESH_MIN_INTERVAL: durationVar('REFRESH_MIN_INTERVAL', '2 seconds', { allowZero: true }),
+  REFRESH_MIN_INTERVAL: durationVar('REFRESH_MIN_INTERVAL', '250 milliseconds', { allowZero: true }),
   PERIODIC_REFRESH_INTERVAL: durationVar('PERIODIC_REFRESH_INTERVAL', '1 hour'),
   PERIODIC_REFRESH_CHECK_INTERVAL: z.string().optional(),
   REFRESH_LOCK_TTL: durationVar('REFRESH_LOCK_TTL', '2 minutes'),

@@ -1,3 +1,4 @@
+export { type CommandResult, check, rebuild, refreshAll } from './commands.ts'
 export {
   describeConfig,
   parseRefresherEnv,
@@ -12,23 +13,11 @@ export {
   MemoryLastRefreshStore,
   RedisLastRefreshStore,
 } from './periodic/last-refresh-store.ts'
-export { RefresherStoppedError } from './refresh/coalesced-refresher.ts'
-export { type RefreshAllResult, refreshAll } from './refresh/refresh-all.ts'
-export type {
-  PeriodicCycleEvent,
-  PeriodicOutcome,
-  RefreshEvent,
-  RefresherHooks,
-  RefreshObject,
-  RefreshOutcomeLabel,
-  RefreshTrigger,
-} from './refresh/refresh-events.ts'
-export { mergeWindows, parseRefreshPayload, REFRESH_CHANNEL } from './refresh/refresh-request.ts'
-export { RefreshCancelledError } from './refresh/refresh-runner.ts'
-export { type AggregateSupport, detectAggregateSupport } from './refresh/timescale-detection.ts'
+export type { PeriodicCycleEvent, PeriodicHooks, PeriodicOutcome } from './periodic/periodic-events.ts'
 export {
   type RefresherDependencies,
   type RefresherHealth,
+  type RefresherHooks,
   type RunningRefresher,
   startRefresher,
 } from './refresher.ts'

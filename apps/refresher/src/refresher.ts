@@ -1,4 +1,15 @@
-import type { TimeWindow, TrackerDatabase } from '@tracker/db'
+import { REFRESH_REQUEST_CHANNEL, type TrackerDatabase } from '@tracker/db'
+import {
+  ChangeQueue,
+  HistoryEngine,
+  type HistoryObserver,
+  type HistoryRisk,
+  nextTierChange,
+  type ObjectStatus,
+  parseHistoryChange,
+  type RefreshObject,
+  type TimeWindow,
+} from '@tracker/history'
 import { LOCK_NAMES, type LockService, RedisLockService } from '@tracker/locks'
 import type { Logger } from 'pino'
 import type { RefresherConfig } from './env.ts'
@@ -10,44 +21,51 @@ import {
   MemoryLastRefreshStore,
   RedisLastRefreshStore,
 } from './periodic/last-refresh-store.ts'
+import type { PeriodicHooks, PeriodicOutcome } from './periodic/periodic-events.ts'
 import { PeriodicRefresher, type PeriodicStatus } from './periodic/periodic-refresher.ts'
-import { CoalescedRefresher } from './refresh/coalesced-refresher.ts'
-import type { PeriodicOutcome, RefresherHooks, RefreshObject } from './refresh/refresh-events.ts'
-import { parseRefreshPayload, REFRESH_CHANNEL } from './refresh/refresh-request.ts'
-import { type ObjectStatus, RefreshRunner } from './refresh/refresh-runner.ts'
-import { type AggregateSupport, detectAggregateSupport } from './refresh/timescale-detection.ts'
+
+export interface RefresherHooks extends HistoryObserver, PeriodicHooks {}
 
 export interface RefresherDependencies {
   database: TrackerDatabase
+  /** With a prefix (REDIS_KEY_PREFIX), every key it takes is prefixed: pass it built that way. */
   locks: LockService
   logger: Logger
   config: RefresherConfig
   hooks?: RefresherHooks
   /**
    * Where the periodic path keeps the time of its last refresh. Default: Redis (the lock service's
-   * client) when `locks` is a RedisLockService, else memory (one process: embedded mode).
+   * client, under its prefix) when `locks` is a RedisLockService, else memory (embedded mode).
    */
   lastRefreshStore?: LastRefreshStore
+  /** The clock of the history's tier boundary (tests move it). */
+  clock?: () => Date
 }
 
 export interface RefresherHealth extends HealthReport {
-  status: 'ok' | 'down'
   listener: ListenerStatus
   aggregates: string
   refreshes: Record<RefreshObject, ObjectStatus>
-  /** A location_history refresh runs or waits to run. */
+  /** A change batch runs or waits to run. */
   refreshing: boolean
   periodic: PeriodicStatus
+  /** Whether daily history is being lost (the daily aggregate's watermark behind the safe horizon). */
+  history: HistoryRisk | null
+  /** Storage settings that differ between the configuration and the database. */
+  retentionMismatches: string[]
 }
 
 export interface RunningRefresher {
-  readonly aggregates: AggregateSupport
+  readonly history: HistoryEngine
   readonly metrics: RefresherMetrics
   /** The port /health and /metrics are served on (useful with REFRESHER_HTTP_PORT=0). */
   readonly httpPort: number
   health(): RefresherHealth
-  /** Asks for a refresh as a notification would (window: late reports there); resolves once it ran. */
-  requestRefresh(window?: TimeWindow | null): Promise<void>
+  /**
+   * Asks for a change to be made visible as a notification would (a window, some trackers or all);
+   * without a window, every tracker's hourly tier. Resolves once it ran.
+   */
+  requestRefresh(window?: TimeWindow | null, trackers?: string[] | null): Promise<void>
   /** Runs one periodic check now, as the timer does. */
   checkPeriodic(): Promise<PeriodicOutcome>
   /** Stops listening, finishes or cancels the refresh in flight, releases the lock, closes the HTTP server. */
@@ -55,16 +73,25 @@ export interface RunningRefresher {
 }
 
 /**
- * Starts the refresher: LISTEN on refresh_location_history with coalesced refreshes, the periodic
- * aggregate refresh under the lock, and the health/metrics server. The database and the lock
- * service are the caller's: stop() leaves them open.
+ * Wires the history engine (packages/history) to the outside world: LISTEN on
+ * refresh_location_history into the engine's change queue, the periodic refresh under the shared
+ * lock, a timer for the tier boundary's daily move, and /health and /metrics. The database and the
+ * lock service are the caller's: stop() leaves them open.
  */
 export async function startRefresher(deps: RefresherDependencies): Promise<RunningRefresher> {
   const { database, locks, config } = deps
   const logger = deps.logger.child({ component: 'refresher' })
   const metrics = new RefresherMetrics()
 
-  const aggregates = await detectAggregateSupport(database)
+  const history = await HistoryEngine.open({
+    database,
+    retention: config.retention,
+    logger,
+    statementTimeoutMs: config.statementTimeoutMs,
+    observers: [metrics, ...(deps.hooks ? [deps.hooks] : [])],
+    ...(deps.clock ? { clock: deps.clock } : {}),
+  })
+  const { aggregates } = history
   if (aggregates.enabled) {
     logger.info(
       { event: 'aggregates', timescaledb: aggregates.timescaledbVersion },
@@ -73,81 +100,101 @@ export async function startRefresher(deps: RefresherDependencies): Promise<Runni
   } else {
     logger.warn(
       { event: 'aggregates', reason: aggregates.reason },
-      `continuous aggregate refreshes off (${aggregates.reason}); only location_history is refreshed`,
+      `continuous aggregate refreshes off (${aggregates.reason}); only location_history is kept`,
     )
   }
 
-  const runner = new RefreshRunner({
-    database,
+  const queue = new ChangeQueue({
+    engine: history,
     logger,
-    metrics,
-    statementTimeoutMs: config.statementTimeoutMs,
-    ...(deps.hooks ? { hooks: deps.hooks } : {}),
-  })
-  const coalesced = new CoalescedRefresher({
-    database,
-    runner,
-    retention: config.retention,
-    aggregatesEnabled: aggregates.enabled,
     minIntervalMs: config.minIntervalMs,
-    logger,
-    metrics,
+    onCoalesced: (n) => metrics.notificationsCoalesced.inc(n),
   })
-  const prefix = config.redisKeyPrefix
   const store =
     deps.lastRefreshStore ??
     (locks instanceof RedisLockService
-      ? new RedisLastRefreshStore(locks.redis, `${prefix}${LOCK_NAMES.lastAggregateRefresh}`)
+      ? new RedisLastRefreshStore(locks.redis, locks.key(LOCK_NAMES.lastAggregateRefresh))
       : new MemoryLastRefreshStore())
   const periodic = new PeriodicRefresher({
-    runner,
-    coalesced,
+    history,
     locks,
     store,
-    lockName: `${prefix}${LOCK_NAMES.aggregateRefresh}`,
-    retention: config.retention,
-    aggregatesEnabled: aggregates.enabled,
+    lockName: LOCK_NAMES.aggregateRefresh,
     intervalMs: config.periodicIntervalMs,
     checkIntervalMs: config.periodicCheckIntervalMs,
     lockTtlMs: config.lockTtlMs,
     logger,
     metrics,
-    ...(deps.hooks ? { hooks: deps.hooks } : {}),
+    hooks: {
+      onPeriodicCycle: (event) => {
+        deps.hooks?.onPeriodicCycle?.(event)
+        void checkRisk()
+      },
+    },
   })
 
-  // Whatever was missed while not listening: late reports anywhere in the periodic windows (only
-  // invalidated buckets are recomputed, so this is cheap when nothing was missed), then location_history.
-  const catchUpWindow = (): TimeWindow | null => {
-    if (!aggregates.enabled) return null
-    const reach = Math.max(config.retention.hourlyRefreshWindowMs, config.retention.dailyRefreshWindowMs)
-    const now = Date.now()
-    return { from: new Date(now - reach), to: new Date(now) }
-  }
   const ignore = () => {}
   const listener = new RefreshListener({
     database,
-    channel: REFRESH_CHANNEL,
+    channel: REFRESH_REQUEST_CHANNEL,
     logger,
     metrics,
     onNotification: (payload) => {
       logger.debug({ event: 'notification', payload: payload.slice(0, 200) }, 'notification')
-      coalesced.request({ window: parseRefreshPayload(payload), reason: 'notification' }).catch(ignore)
+      queue.request({ change: parseHistoryChange(payload), reason: 'notification' }).catch(ignore)
     },
     onCatchUp: (reason) => {
-      logger.info({ event: 'catch_up', reason }, 'catching up on notifications that may have been missed')
-      coalesced.request({ window: catchUpWindow(), reason }).catch(ignore)
+      logger.info({ event: 'catch_up', reason }, 'catching up on changes that may have been missed')
+      queue.request({ change: null, reason }).catch(ignore)
     },
   })
 
+  // The tier boundary moves at midnight UTC: the day that leaves the hourly tier becomes one daily
+  // point then, not at the next periodic refresh.
+  let boundaryTimer: NodeJS.Timeout | undefined
+  const clock = deps.clock ?? (() => new Date())
+  const scheduleBoundary = () => {
+    const delay = Math.max(1_000, nextTierChange(clock()).getTime() - clock().getTime() + 1_000)
+    boundaryTimer = setTimeout(() => {
+      history
+        .upkeep([], { trigger: 'periodic', runId: 'tier-boundary', signal: new AbortController().signal })
+        .catch((error) =>
+          logger.error({ err: error }, 'moving the tier boundary failed; the next refresh retries'),
+        )
+        .finally(scheduleBoundary)
+    }, delay)
+    boundaryTimer.unref()
+  }
+
+  // Refreshed on every periodic check: /health is synchronous.
+  let risk: HistoryRisk | null = null
+  const checkRisk = async () => {
+    try {
+      risk = await history.historyRisk()
+      metrics.historyLosing.set(risk.losing ? 1 : 0)
+      if (risk.losing) {
+        logger.error(
+          { event: 'history_loss', dailyWatermark: risk.dailyWatermark, safeHorizon: risk.safeHorizon },
+          'daily history is being lost: the daily aggregate has not materialized days whose raw reports retention is dropping',
+        )
+      }
+    } catch (error) {
+      logger.warn({ err: error }, 'could not read the daily watermark')
+    }
+  }
+
   const health = (): RefresherHealth => {
     const listening = listener.status()
+    const degraded = risk?.losing || history.retentionMismatches.length > 0
     return {
-      status: listening.connected ? 'ok' : 'down',
+      status: !listening.connected ? 'down' : degraded ? 'degraded' : 'ok',
       listener: listening,
       aggregates: aggregates.enabled ? 'enabled' : `disabled: ${aggregates.reason}`,
-      refreshes: runner.status(),
-      refreshing: coalesced.busy,
+      refreshes: history.status(),
+      refreshing: queue.busy,
       periodic: periodic.status(),
+      history: risk,
+      retentionMismatches: history.retentionMismatches,
     }
   }
 
@@ -156,8 +203,9 @@ export async function startRefresher(deps: RefresherDependencies): Promise<Runni
   const stop = () => {
     stopping ??= (async () => {
       logger.info({ event: 'stopping' }, 'stopping')
+      clearTimeout(boundaryTimer)
       await listener.stop()
-      await Promise.all([periodic.stop(config.shutdownGraceMs), coalesced.stop(config.shutdownGraceMs)])
+      await Promise.all([periodic.stop(config.shutdownGraceMs), queue.stop(config.shutdownGraceMs)])
       await http?.close()
       logger.info({ event: 'stopped' }, 'stopped')
     })()
@@ -165,27 +213,23 @@ export async function startRefresher(deps: RefresherDependencies): Promise<Runni
   }
 
   try {
+    await checkRisk()
     await listener.start()
     periodic.start()
-    http = await startHealthServer({
-      host: config.httpHost,
-      port: config.httpPort,
-      health,
-      metrics,
-      logger,
-    })
+    scheduleBoundary()
+    http = await startHealthServer({ host: config.httpHost, port: config.httpPort, health, metrics, logger })
   } catch (error) {
     await stop()
     throw error
   }
-  const port = http.port
 
   return {
-    aggregates,
+    history,
     metrics,
-    httpPort: port,
+    httpPort: http.port,
     health,
-    requestRefresh: (window = null) => coalesced.request({ window, reason: 'manual' }),
+    requestRefresh: (window = null, trackers = null) =>
+      queue.request({ change: window ? { window, trackers } : null, reason: 'manual' }),
     checkPeriodic: () => periodic.check(),
     stop,
   }

@@ -10,7 +10,7 @@ describe('parseRefresherEnv', () => {
       redisUrl: undefined,
       redisKeyPrefix: '',
       statementTimeoutMs: 20 * 60_000,
-      minIntervalMs: 2_000,
+      minIntervalMs: 250,
       periodicIntervalMs: 3_600_000,
       periodicCheckIntervalMs: 60_000,
       lockTtlMs: 120_000,

@@ -3,6 +3,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { type RunningRefresher, startRefresher } from '../src/index.ts'
 import {
   createPlainHistoryDatabase,
+  HISTORY_KEY_DDL,
   type PlainHistoryDatabase,
   refreshInFlight,
 } from './helpers/plain-history-database.ts'
@@ -16,7 +17,8 @@ import {
 } from './helpers/refresher-harness.ts'
 
 // The LISTEN path against the machine's real PostgreSQL 15 (no TimescaleDB): real notifications over
-// the wire, a real materialized view refreshed CONCURRENTLY.
+// the wire, the history engine's real upkeep of a location_history table (plain views stand in for
+// the aggregates).
 
 let db: PlainHistoryDatabase
 let recorder: Recorder
@@ -61,7 +63,7 @@ const historyRefreshes = (trigger?: 'notification' | 'catch_up') =>
 describe('the LISTEN path on plain PostgreSQL', () => {
   it("SELECT pg_notify('refresh_location_history', 'test') triggers a refresh", async () => {
     const refresher = await startQuiet()
-    expect(refresher.aggregates.enabled).toBe(false)
+    expect(refresher.history.aggregates.enabled).toBe(false)
     await db.insert(1)
     expect(await db.historyIds()).toEqual([]) // nothing refreshes by itself
     await db.notify('test')
@@ -161,7 +163,7 @@ describe('the LISTEN path on plain PostgreSQL', () => {
     const client = await db.admin.connect()
     try {
       await client.query('BEGIN')
-      await client.query(`INSERT INTO src VALUES (42, 'last')`)
+      await client.query(...db.insertStatement(42))
       await client.query(`SELECT pg_notify('refresh_location_history', 'test')`)
       await client.query('COMMIT')
     } finally {
@@ -220,15 +222,15 @@ describe('the LISTEN path on plain PostgreSQL', () => {
 
   it('a failed refresh is retried on its own once the cause is gone, without a new notification', async () => {
     const refresher = await startQuiet()
-    // Without its unique index the view cannot be refreshed CONCURRENTLY.
-    await db.admin.query('DROP INDEX location_history_key')
+    // Without its primary key the upkeep's ON CONFLICT has nothing to name.
+    await db.admin.query('ALTER TABLE location_history DROP CONSTRAINT location_history_key')
     await db.insert(4)
     await db.notify('test')
     await expect.poll(() => recorder.refreshesOf('location_history', { outcome: 'failed' }).length).toBe(1)
     expect(refresher.health().status).toBe('ok') // a failing refresh is not a dead listener
-    await db.admin.query('CREATE UNIQUE INDEX location_history_key ON location_history (id)')
+    await db.admin.query(HISTORY_KEY_DDL)
     await expect.poll(() => db.historyIds(), { timeout: 10_000 }).toEqual([4])
-    // The view shows the row once REFRESH commits; the refresh is reported after its statements end.
+    // The table shows the row once the upkeep commits; it is reported after its statements end.
     await expect.poll(() => historyRefreshes().at(-1)?.trigger).toBe('retry')
     const metrics = await getText(refresher.httpPort, '/metrics')
     expect(

@@ -42,7 +42,7 @@ const lockKey = () => `${prefix}${LOCK_NAMES.aggregateRefresh}`
 const lastKey = () => `${prefix}${LOCK_NAMES.lastAggregateRefresh}`
 
 function redisLocks(url = testEnv.redisUrl): RedisLockService {
-  const locks = new RedisLockService({ redis: url })
+  const locks = new RedisLockService({ redis: url, keyPrefix: prefix })
   closers.push(() => locks.close())
   return locks
 }
@@ -98,8 +98,8 @@ describe('the periodic refresh under the Redis lock', () => {
   })
 
   it('a lock holder that dies stops blocking once its lock expires', async () => {
-    const holder = new RedisLockService({ redis: testEnv.redisUrl })
-    const held = await holder.tryAcquire(lockKey(), 1_000)
+    const holder = new RedisLockService({ redis: testEnv.redisUrl, keyPrefix: prefix })
+    const held = await holder.tryAcquire(LOCK_NAMES.aggregateRefresh, 1_000)
     expect(held).not.toBeNull()
     const acquiredAt = Date.now()
     // The holder's process dies: no release, no more extensions.

@@ -1,15 +1,9 @@
-import {
-  aggregateWatermark,
-  DAY_MS,
-  DEFAULT_RETENTION,
-  HOUR_MS,
-  periodicRefreshWindow,
-  sql,
-} from '@tracker/db'
+import { DAY_MS, DEFAULT_RETENTION, HOUR_MS, sql } from '@tracker/db'
 import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
+import { aggregateWatermark, DAILY_TIER, periodicRefreshWindow } from '@tracker/history'
 import { InProcessLockService } from '@tracker/locks'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { type RunningRefresher, refreshAll, startRefresher } from '../src/index.ts'
+import { check, type RunningRefresher, rebuild, refreshAll, startRefresher } from '../src/index.ts'
 import { Recorder, testConfig, testLogger } from './helpers/refresher-harness.ts'
 
 // On TimescaleDB: the embedded engine by default, unchanged on a real server with TEST_DATABASE_URL.
@@ -59,7 +53,7 @@ function historyOf(trackerId: string) {
 
 describe('the refresher on TimescaleDB', () => {
   it('at start refreshes hourly (48 h), then daily (7 days), then location_history, under the in-process lock', async () => {
-    expect(refresher.aggregates.enabled).toBe(true)
+    expect(refresher.history.aggregates.enabled).toBe(true)
     const periodic = recorder.refreshes.filter((e) => e.trigger === 'periodic')
     expect(periodic.map((e) => [e.object, e.outcome])).toEqual([
       ['location_history_hourly', 'refreshed'],
@@ -72,7 +66,7 @@ describe('the refresher on TimescaleDB', () => {
     expect(reach(hourly)).toBeGreaterThanOrEqual(DEFAULT_RETENTION.hourlyRefreshWindowMs)
     expect(reach(hourly)).toBeLessThanOrEqual(DEFAULT_RETENTION.hourlyRefreshWindowMs + HOUR_MS)
     expect(daily!.window!.from).toEqual(
-      periodicRefreshWindow(DEFAULT_RETENTION, 'location_history_daily', daily!.finishedAt).from,
+      periodicRefreshWindow(DEFAULT_RETENTION, DAILY_TIER, daily!.finishedAt)!.from,
     )
     expect(refresher.health()).toMatchObject({
       status: 'ok',
@@ -179,5 +173,40 @@ describe('the refresher on TimescaleDB', () => {
     expect(result.events.every((e) => e.outcome === 'refreshed' || e.outcome === 'skipped_concurrent')).toBe(
       true,
     )
+  })
+
+  it('check finds what differs between location_history and the aggregates; rebuild repairs it', async () => {
+    const options = { database, retention: DEFAULT_RETENTION, statementTimeoutMs: 60_000, logger: testLogger }
+    const tracker = await insertTracker(database.db)
+    const key = tracker.hashedAdvKeys[0]!
+    const at = [Date.now() - 2 * HOUR_MS, Date.now() - 4 * DAY_MS]
+    await database.db
+      .insertInto('location_reports')
+      .values(at.map((t) => reportRow(key, new Date(t))))
+      .execute()
+    await expect.poll(() => historyOf(tracker.id), { timeout: 10_000 }).toHaveLength(2)
+    await expect.poll(() => refresher.health().refreshing).toBe(false)
+    expect((await check(options)).ok).toBe(true)
+
+    // Damage it as a stray hand-written statement would.
+    await sql`UPDATE location_history SET latitude = 0 WHERE tracker_id = ${tracker.id} AND bucket_size = '1 day'`.execute(
+      database.db,
+    )
+    await sql`DELETE FROM location_history WHERE tracker_id = ${tracker.id} AND bucket_size = '1 hour'`.execute(
+      database.db,
+    )
+    const found = await check(options)
+    expect(found.ok).toBe(false)
+    expect(found.differences!.map((d) => [d.kind, d.trackerId, d.bucketSize])).toEqual([
+      ['different', tracker.id, '1 day'],
+      ['missing', tracker.id, '1 hour'],
+    ])
+    expect(found.differences![0]!.expected).toMatchObject({ latitude: 52.52 })
+    expect(found.differences![0]!.stored).toMatchObject({ latitude: 0 })
+
+    const repaired = await rebuild(options)
+    expect(repaired.ok).toBe(true)
+    expect(repaired.events.at(-1)?.rows).toMatchObject({ written: 2, removed: 0 })
+    expect((await check(options)).ok).toBe(true)
   })
 })

@@ -74,6 +74,8 @@ export interface UpkeepTarget {
 export class ChangeSet {
   readonly #byTracker = new Map<string, TimeWindow>()
   #everyTracker: TimeWindow | null = null
+  /** The changes' windows as they came (not widened to days): what the aggregates refresh. */
+  #span: TimeWindow | null = null
   #changes = 0
 
   get size(): number {
@@ -86,12 +88,14 @@ export class ChangeSet {
 
   add(change: HistoryChange): void {
     this.#changes += 1
+    this.#span = cover(this.#span, change.window)
     this.#merge(alignToDays(change.window), change.trackers)
   }
 
   /** Takes in another set's changes (a failed batch going back into the queue). */
   addAll(other: ChangeSet): void {
     this.#changes += other.#changes
+    if (other.#span) this.#span = cover(this.#span, other.#span)
     for (const [id, window] of other.#byTracker) this.#merge(window, [id])
     if (other.#everyTracker) this.#merge(other.#everyTracker, null)
   }
@@ -105,11 +109,12 @@ export class ChangeSet {
     for (const id of trackers) this.#byTracker.set(id, cover(this.#byTracker.get(id) ?? null, window))
   }
 
-  /** The span every change lies in (for refreshing the aggregates, which know no trackers). */
+  /**
+   * The span every change lies in, as announced (not widened to days): what the aggregates refresh,
+   * since they know no trackers and a refresh widens to its own buckets.
+   */
   span(): TimeWindow | null {
-    let span = this.#everyTracker
-    for (const window of this.#byTracker.values()) span = cover(span, window)
-    return span
+    return this.#span
   }
 
   /** The trackers named (empty when only window-wide changes were added). */

@@ -4,7 +4,8 @@ import type { Logger } from 'pino'
 import type { RefresherMetrics } from './refresher-metrics.ts'
 
 export interface HealthReport {
-  status: 'ok' | 'down'
+  /** down: 503 (the refresher cannot react to new reports); degraded: 200, with the reason in the report. */
+  status: 'ok' | 'degraded' | 'down'
   [key: string]: unknown
 }
 
@@ -14,8 +15,8 @@ export interface HealthServer {
 }
 
 /**
- * GET /health: JSON, 200 while the LISTEN connection is up, 503 while it is down (the refresher
- * cannot react to new reports). GET /metrics: Prometheus text from the refresher's own registry.
+ * GET /health: JSON, 200 while the LISTEN connection is up (status ok, or degraded with the reason),
+ * 503 while it is down (the refresher cannot react to new reports). GET /metrics: Prometheus text from the refresher's own registry.
  */
 export async function startHealthServer(options: {
   host: string
@@ -33,7 +34,7 @@ export async function startHealthServer(options: {
     if (path === '/health') {
       const report = options.health()
       response
-        .writeHead(report.status === 'ok' ? 200 : 503, { 'content-type': 'application/json' })
+        .writeHead(report.status === 'down' ? 503 : 200, { 'content-type': 'application/json' })
         .end(JSON.stringify(report))
       return
     }

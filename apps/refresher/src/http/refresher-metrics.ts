@@ -1,5 +1,5 @@
+import type { HistoryObserver, RefreshEvent, RefreshObject, RefreshOutcomeLabel } from '@tracker/history'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import type { RefreshObject, RefreshOutcomeLabel } from '../refresh/refresh-events.ts'
 
 const OBJECTS: RefreshObject[] = ['location_history', 'location_history_hourly', 'location_history_daily']
 
@@ -7,7 +7,7 @@ const OBJECTS: RefreshObject[] = ['location_history', 'location_history_hourly',
  * The refresher's Prometheus metrics, on a registry of its own: several apps may share one process
  * (the one-command demo), and the global default registry would mix them up.
  */
-export class RefresherMetrics {
+export class RefresherMetrics implements HistoryObserver {
   readonly registry = new Registry()
 
   readonly refreshes = new Counter({
@@ -29,6 +29,19 @@ export class RefresherMetrics {
     name: 'tracker_refresher_last_success_timestamp_seconds',
     help: 'Unix time of the last successful refresh of each object (by this replica)',
     labelNames: ['object'] as const,
+    registers: [this.registry],
+  })
+
+  readonly historyRows = new Counter({
+    name: 'tracker_refresher_location_history_rows_total',
+    help: 'location_history rows written (new or changed) and removed by its upkeep',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  })
+
+  readonly historyLosing = new Gauge({
+    name: 'tracker_refresher_daily_history_losing',
+    help: "1 while the daily aggregate's watermark lies behind the safe refresh horizon: raw reports of days never materialized are being dropped",
     registers: [this.registry],
   })
 
@@ -71,5 +84,22 @@ export class RefresherMetrics {
       }
     }
     this.listenerConnected.set(0)
+    this.historyRows.inc({ change: 'written' }, 0)
+    this.historyRows.inc({ change: 'removed' }, 0)
+    this.historyLosing.set(0)
+  }
+
+  /** The history engine's statements, as they finish. */
+  onRefresh(event: RefreshEvent): void {
+    const { object, outcome, durationMs } = event
+    this.refreshes.inc({ object, outcome })
+    if (outcome === 'refreshed' || outcome === 'skipped_concurrent') {
+      this.refreshDuration.observe({ object }, durationMs / 1000)
+    }
+    if (outcome === 'refreshed') this.lastSuccess.set({ object }, event.finishedAt.getTime() / 1000)
+    if (event.rows) {
+      this.historyRows.inc({ change: 'written' }, event.rows.written)
+      this.historyRows.inc({ change: 'removed' }, event.rows.removed)
+    }
   }
 }

@@ -1,38 +1,25 @@
 import { randomBytes } from 'node:crypto'
-import {
-  type AggregateName,
-  DAILY_AGGREGATE,
-  HOURLY_AGGREGATE,
-  periodicRefreshWindow,
-  type RetentionConfig,
-} from '@tracker/db'
+import { type HistoryEngine, RefreshCancelledError, settlesWithin } from '@tracker/history'
 import { type HeldLock, type LockService, LockUnavailableError } from '@tracker/locks'
 import type { Logger } from 'pino'
 import type { RefresherMetrics } from '../http/refresher-metrics.ts'
-import { type CoalescedRefresher, RefresherStoppedError } from '../refresh/coalesced-refresher.ts'
-import type { PeriodicOutcome, RefresherHooks } from '../refresh/refresh-events.ts'
-import { RefreshCancelledError, type RefreshRunner } from '../refresh/refresh-runner.ts'
-import { settlesWithin } from '../util/time.ts'
 import type { LastRefreshStore } from './last-refresh-store.ts'
+import type { PeriodicHooks, PeriodicOutcome } from './periodic-events.ts'
 
 export interface PeriodicRefresherOptions {
-  runner: RefreshRunner
-  /** location_history goes through the LISTEN path's queue: never two of its refreshes at once. */
-  coalesced: CoalescedRefresher
+  /** The refresh itself: the engine's periodic refresh (aggregates, then location_history's upkeep). */
+  history: HistoryEngine
   locks: LockService
   store: LastRefreshStore
+  /** The lock's name, unprefixed: the lock service applies REDIS_KEY_PREFIX. */
   lockName: string
-  retention: RetentionConfig
-  aggregatesEnabled: boolean
   intervalMs: number
   checkIntervalMs: number
   lockTtlMs: number
   logger: Logger
   metrics: RefresherMetrics
-  hooks?: RefresherHooks
+  hooks?: PeriodicHooks
 }
-
-const AGGREGATES: AggregateName[] = [HOURLY_AGGREGATE, DAILY_AGGREGATE]
 
 export interface PeriodicStatus {
   lastCheckAt: string | null
@@ -44,9 +31,9 @@ export interface PeriodicStatus {
 
 /**
  * The seed's hourly refresh, correct under any number of replicas: every replica looks a few times
- * per period; the one that finds the shared last-refresh time a period old and takes the lock
- * refreshes location_history_hourly (48 h), then location_history_daily (7 days), as far as the
- * validated retention configuration allows, then location_history; then records the time. The lock
+ * per period; the one that finds the shared last-refresh time a period old and takes the lock runs
+ * the engine's periodic refresh (location_history_hourly over 48 h, location_history_daily over 7
+ * days, as far as retention allows, then location_history's upkeep); then records the time. The lock
  * is extended while the work runs and released at the end. Redis being unreachable only skips a
  * check: the LISTEN path does not depend on it, and the next check after Redis returns proceeds.
  */
@@ -65,7 +52,14 @@ export class PeriodicRefresher {
     this.#o = options
   }
 
+  /** Starts checking; first reads when the last refresh ran (a restart keeps showing it in /health). */
   start(): void {
+    this.#o.store.get().then(
+      (last) => {
+        this.#lastRefreshedAt ??= last
+      },
+      () => {}, // Redis down at start: the first check says so.
+    )
     this.#schedule(0)
   }
 
@@ -125,15 +119,7 @@ export class PeriodicRefresher {
         return this.#finish(log, 'not_due', checkedAt)
 
       log.info({ event: 'periodic_refresh_start', lock: o.lockName }, 'periodic refresh started')
-      const now = new Date()
-      if (o.aggregatesEnabled) {
-        for (const aggregate of AGGREGATES) {
-          const window = periodicRefreshWindow(o.retention, aggregate, now)
-          await o.runner.refreshAggregate(aggregate, window, { trigger: 'periodic', runId: cycleId, signal })
-        }
-      }
-      if (signal.aborted) throw new RefreshCancelledError('cancelled')
-      await o.coalesced.request({ window: null, reason: 'periodic', runId: cycleId })
+      await o.history.refreshPeriodic({ trigger: 'periodic', runId: cycleId, signal })
       this.#lastRefreshedAt = checkedAt
       try {
         // Expires after two periods, as the seed's key does.
@@ -146,8 +132,7 @@ export class PeriodicRefresher {
       }
       return this.#finish(log, 'refreshed', checkedAt)
     } catch (error) {
-      const cancelled =
-        signal.aborted || error instanceof RefreshCancelledError || error instanceof RefresherStoppedError
+      const cancelled = signal.aborted || error instanceof RefreshCancelledError
       if (cancelled && lock.signal.aborted) {
         log.error({ err: lock.signal.reason }, 'periodic refresh stopped: its lock was lost')
       }

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto'
+import type { RefreshEvent } from '@tracker/history'
 import pino from 'pino'
 import { parseRefresherEnv, type RefresherConfig } from '../../src/env.ts'
-import type { PeriodicCycleEvent, RefreshEvent, RefresherHooks } from '../../src/refresh/refresh-events.ts'
-import type { RefresherHealth } from '../../src/refresher.ts'
+import type { PeriodicCycleEvent } from '../../src/periodic/periodic-events.ts'
+import type { RefresherHealth, RefresherHooks } from '../../src/refresher.ts'
 
 /** Logs stay quiet in tests; failures show up in assertions, not in log noise. */
 export const testLogger = pino({ level: 'silent' })

@@ -216,10 +216,10 @@ export class HistoryEngine {
   /**
    * The seed's periodic refresh: the hourly aggregate over its window (48 h), the daily one over its
    * window (7 days), as far as retention allows; then location_history's own upkeep (the tier
-   * boundary's daily move, rows of days the daily aggregate's retention dropped). Returns the
-   * aggregates that another session was refreshing.
+   * boundary's daily move, rows of days the daily aggregate's retention dropped, and `targets`).
+   * Returns the aggregates that another session was refreshing.
    */
-  async refreshPeriodic(context: RunContext): Promise<TimeWindow | null> {
+  async refreshPeriodic(context: RunContext, targets: UpkeepTarget[] = []): Promise<TimeWindow | null> {
     let retry: TimeWindow | null = null
     if (this.aggregates.enabled) {
       const now = this.#clock()
@@ -232,7 +232,7 @@ export class HistoryEngine {
         if (outcome === 'skipped_concurrent') retry = mergeWindows(retry, window)
       }
     }
-    await this.upkeep([], context)
+    await this.upkeep(targets, context)
     return retry
   }
 

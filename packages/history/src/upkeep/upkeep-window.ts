@@ -29,7 +29,8 @@ export async function upkeepWindow(
   const lo = sql`${window.from.toISOString()}::timestamptz`
   const hi = sql`${window.to.toISOString()}::timestamptz`
   const ids = trackers ? sql`AND lh.tracker_id = ANY(${[...trackers]}::uuid[])` : sql``
-  const { rows } = await sql<{ written: number; removed: number }>`
+  // The comment names the statement in pg_stat_activity, whose query text is cut at 1 KB.
+  const { rows } = await sql<{ written: number; removed: number }>`/* location_history upkeep */
     WITH expected AS MATERIALIZED (${expectedRows(window, trackers, tierStart)}),
     removed AS (
       DELETE FROM location_history lh
