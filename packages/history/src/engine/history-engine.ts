@@ -64,8 +64,8 @@ export interface HistoryRisk {
   /** The oldest day a refresh may still safely rebuild; raw data before it may be gone. */
   safeHorizon: Date
   /**
-   * True when days between the watermark and the safe horizon were never materialized: their raw
-   * reports are being dropped, so their daily points are being lost.
+   * True when raw reports between the watermark and the safe horizon were never materialized: they
+   * are being dropped, so their days are being lost.
    */
   losing: boolean
 }
@@ -286,12 +286,22 @@ export class HistoryEngine {
     return compareWithAggregates(this.database.db, window, trackers, this.tierStart(), limit)
   }
 
-  /** Whether daily history is being lost: the daily aggregate's watermark behind the safe horizon. */
+  /**
+   * Whether daily history is being lost: raw reports older than the safe refresh horizon that the
+   * daily aggregate never materialized (at or after its watermark). Retention is dropping such
+   * reports, or a refresh may no longer reach them: their days vanish from the history.
+   */
   async historyRisk(): Promise<HistoryRisk> {
     const safeHorizon = oldestSafeRefreshStart(this.retention, DAY_MS, this.#clock())
     if (!this.aggregates.enabled) return { dailyWatermark: null, safeHorizon, losing: false }
     const dailyWatermark = await aggregateWatermark(this.database.db, DAILY_TIER.aggregate)
-    return { dailyWatermark, safeHorizon, losing: dailyWatermark !== null && dailyWatermark < safeHorizon }
+    const from = (dailyWatermark ?? WHOLE_HISTORY.from).toISOString()
+    const { rows } = await sql<{ losing: boolean }>`
+      SELECT EXISTS (SELECT 1 FROM location_reports
+                      WHERE "timestamp" >= ${from}::timestamptz AND "timestamp" < ${safeHorizon.toISOString()}::timestamptz) AS losing`.execute(
+      this.database.db,
+    )
+    return { dailyWatermark, safeHorizon, losing: rows[0]?.losing ?? false }
   }
 
   async #upkeepTransaction(session: Kysely<Database>, targets: UpkeepTarget[]): Promise<UpkeepResult> {
