@@ -8,16 +8,19 @@ import {
   portVar,
   type RetentionConfig,
   redactUrl,
+  redisKeyPrefixVar,
   redisUrlVar,
   retentionConfigFromEnv,
   safeLateHorizonMs,
   wholeNumberVar,
 } from '@tracker/db'
+import { LOCK_NAMES, redisKey } from '@tracker/locks'
 import { Cron } from 'croner'
 import { z } from 'zod'
 
 export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
   REDIS_URL: redisUrlVar(),
+  REDIS_KEY_PREFIX: redisKeyPrefixVar(),
   KEY_ENCRYPTION_KEY: z.string().optional(),
   REPORT_ENDPOINT_URL: z
     .url({ error: 'REPORT_ENDPOINT_URL must be the http(s) URL of the report endpoint' })
@@ -52,6 +55,7 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
   ),
   IMPORT_CLOCK_SKEW: durationVar('IMPORT_CLOCK_SKEW', '10 minutes'),
   IMPORT_LOCK_TTL: durationVar('IMPORT_LOCK_TTL', '2 minutes'),
+  IMPORT_RETRY_BACKOFF: durationVar('IMPORT_RETRY_BACKOFF', '15 seconds'),
   GEOCODER: z.enum(['offline', 'off'], { error: 'GEOCODER must be "offline" or "off"' }).default('offline'),
   GEOCODER_MAX_DISTANCE_KM: z.coerce
     .number()
@@ -64,6 +68,8 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
 export interface ImporterConfig {
   connect: ReturnType<typeof connectOptionsFromEnv>
   redisUrl: string | undefined
+  /** Before every Redis key (the import lock). */
+  redisKeyPrefix: string
   keyEncryptionKey: string | undefined
   endpoint: {
     url: string | undefined
@@ -81,6 +87,8 @@ export interface ImporterConfig {
   insertBatchSize: number
   clockSkewMs: number
   lockTtlMs: number
+  /** First retry of a scheduled run that could not start (lock backend unreachable), doubling. */
+  retryBackoffMs: number
   geocoder: 'offline' | 'off'
   geocoderMaxDistanceKm: number
   httpPort: number
@@ -117,6 +125,7 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
   return {
     connect: connectOptionsFromEnv(e, 'IMPORTER'),
     redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
     endpoint: {
       url: e.REPORT_ENDPOINT_URL,
@@ -134,6 +143,7 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
     insertBatchSize: e.IMPORT_INSERT_BATCH_SIZE,
     clockSkewMs: e.IMPORT_CLOCK_SKEW,
     lockTtlMs: e.IMPORT_LOCK_TTL,
+    retryBackoffMs: e.IMPORT_RETRY_BACKOFF,
     geocoder: e.GEOCODER,
     geocoderMaxDistanceKm: e.GEOCODER_MAX_DISTANCE_KM,
     httpPort: e.IMPORTER_HTTP_PORT,
@@ -146,7 +156,12 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
 export function describeConfig(config: ImporterConfig): Record<string, unknown> {
   return {
     database: config.connect.mode === 'postgres' ? 'postgres' : `embedded (${config.connect.dataDir})`,
-    redis: config.redisUrl ? 'configured' : 'none (in-process lock)',
+    redis: config.redisUrl
+      ? {
+          keyPrefix: config.redisKeyPrefix || '(none)',
+          lock: redisKey(config.redisKeyPrefix, LOCK_NAMES.import),
+        }
+      : 'none (in-process lock)',
     keyEncryptionKey: config.keyEncryptionKey ? 'set' : 'missing',
     endpoint: config.endpoint.url
       ? {

@@ -7,14 +7,23 @@ import {
   ReportEndpointClient,
 } from '@tracker/findmy'
 import { createOfflineGeocoder, type Geocoder } from '@tracker/geocoder'
-import { type LockService, RedisLockService } from '@tracker/locks'
+import type { LockService } from '@tracker/locks'
 import { Cron } from 'croner'
-
 import type { Logger } from 'pino'
 import { describeConfig, type ImporterConfig, ImporterConfigError } from './env.ts'
-import { type HealthCheck, type RunningHealthServer, startHealthServer } from './http/health-server.ts'
+import {
+  type HealthCheck,
+  type HealthCheckResult,
+  type RunningHealthServer,
+  startHealthServer,
+} from './http/health-server.ts'
 import { ImporterMetrics } from './http/importer-metrics.ts'
 import { type ImportResult, processOwner, type ReportSource, runImport } from './run/run-import.ts'
+
+type Trigger = 'manual' | 'once' | 'schedule' | 'startup'
+
+/** Retries of a run that could not start double from IMPORT_RETRY_BACKOFF up to this. */
+const MAX_RETRY_DELAY_MS = 10 * 60_000
 
 export interface ImporterDependencies {
   database: TrackerDatabase
@@ -34,7 +43,12 @@ export interface ImporterDependencies {
 }
 
 export interface RunningImporter {
-  runNow(trigger?: 'manual' | 'once' | 'schedule' | 'startup'): Promise<ImportResult>
+  /**
+   * One run now. Never rejects: whatever goes wrong is logged, counted and in the result. A scheduled
+   * or start-up run that could not start (lock backend unreachable) is retried with backoff until
+   * the next scheduled time.
+   */
+  runNow(trigger?: Trigger, options?: { waitForLockMs?: number }): Promise<ImportResult>
   readonly httpPort: number | null
   readonly metrics: ImporterMetrics
   /** The run in flight finishes its current batch, then everything is closed (not the database). */
@@ -71,8 +85,27 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
   const shutdown = new AbortController()
   const inFlight = new Set<Promise<ImportResult>>()
   let lastResult: ImportResult | null = null
+  // Runs that could not start (lock backend unreachable), retried with backoff before the next
+  // scheduled time; reset once a run starts.
+  const retry = { attempts: 0, timer: null as NodeJS.Timeout | null, at: null as Date | null }
+  const cancelRetry = () => {
+    if (retry.timer) clearTimeout(retry.timer)
+    retry.timer = null
+    retry.at = null
+  }
 
-  const runNow = (trigger: 'manual' | 'once' | 'schedule' | 'startup' = 'manual'): Promise<ImportResult> => {
+  const settle = (result: ImportResult, trigger: Trigger): ImportResult => {
+    metrics.recordRun(result)
+    if (result.outcome === 'skipped_locked') return result
+    lastResult = result
+    if (result.outcome !== 'not_started') retry.attempts = 0
+    else if ((trigger === 'schedule' || trigger === 'startup') && !shutdown.signal.aborted)
+      scheduleRetry(trigger)
+    return result
+  }
+
+  const runNow = (trigger: Trigger = 'manual', options: { waitForLockMs?: number } = {}) => {
+    const started = performance.now()
     const run = runImport(
       {
         database: deps.database,
@@ -91,21 +124,53 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
           retention: config.retention,
         },
       },
-      { trigger, signal: shutdown.signal },
-    ).then((result) => {
-      metrics.recordRun(result)
-      if (result.outcome !== 'skipped_locked') lastResult = result
-      return result
-    })
+      { trigger, signal: shutdown.signal, ...options },
+    )
+      .catch((error: unknown): ImportResult => {
+        // E.g. the database gone before the run could be recorded: a failed run, not a dead process.
+        logger.error({ err: error, trigger }, 'import run failed before it was recorded')
+        return {
+          outcome: 'failed',
+          runId: null,
+          run: null,
+          totals: null,
+          durationMs: performance.now() - started,
+          error: (error as Error).message,
+        }
+      })
+      .then((result) => settle(result, trigger))
     inFlight.add(run)
-    void run.finally(() => inFlight.delete(run)).catch(() => {})
+    void run.finally(() => inFlight.delete(run))
     return run
+  }
+
+  const scheduleRetry = (trigger: 'schedule' | 'startup') => {
+    cancelRetry()
+    const delayMs = Math.min(config.retryBackoffMs * 2 ** retry.attempts, MAX_RETRY_DELAY_MS)
+    const at = new Date(Date.now() + delayMs)
+    const next = cron?.nextRun()
+    if (next && at >= next) {
+      logger.info({ next: next.toISOString() }, 'the next scheduled import run will try again')
+      return
+    }
+    retry.attempts++
+    retry.at = at
+    logger.warn(
+      { attempt: retry.attempts, delayMs, at: at.toISOString() },
+      'import run could not start; retrying',
+    )
+    retry.timer = setTimeout(() => {
+      retry.timer = null
+      retry.at = null
+      void runNow(trigger)
+    }, delayMs)
   }
 
   const cron =
     deps.schedule === false
       ? null
       : new Cron(config.schedule, { timezone: 'UTC', protect: true }, async () => {
+          cancelRetry()
           await runNow('schedule')
         })
 
@@ -113,13 +178,9 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
   if (deps.http !== false) {
     const check: HealthCheck = async () => ({
       database: await probe(() => sql`SELECT 1`.execute(deps.database.db)),
-      lock: await probe(async () => {
-        if (deps.locks instanceof RedisLockService) await deps.locks.redis.ping()
-      }),
-      lastRun: {
-        ok: lastResult === null || lastResult.outcome !== 'failed',
-        detail: lastResult ? { outcome: lastResult.outcome, runId: lastResult.runId } : 'no run yet',
-      },
+      // Runs cannot start without it, but they are retried: degraded, not down.
+      lock: { ...(await probe(async () => deps.locks.ping?.())), impact: 'degraded' },
+      lastRun: lastRunCheck(lastResult, retry.at),
     })
     http = await startHealthServer({
       port: config.httpPort,
@@ -137,21 +198,40 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
   if (cron)
     logger.info({ schedule: config.schedule, next: cron.nextRun()?.toISOString() }, 'import scheduled')
 
+  let stopping: Promise<void> | undefined
   return {
     runNow,
     get httpPort() {
       return http?.port ?? null
     },
     metrics,
-    async stop() {
-      cron?.stop()
-      shutdown.abort()
-      await Promise.allSettled([...inFlight])
-      await http?.close()
-      await pool?.close()
-      logger.info({}, 'importer stopped')
+    // Once, however often it is asked (a signal and the end of a --once run may both ask).
+    stop() {
+      stopping ??= (async () => {
+        cron?.stop()
+        cancelRetry()
+        shutdown.abort()
+        await Promise.allSettled([...inFlight])
+        await http?.close()
+        await pool?.close()
+        logger.info({}, 'importer stopped')
+      })()
+      return stopping
     },
   }
+}
+
+/** The last run that got past the lock, or could not get to it. */
+function lastRunCheck(result: ImportResult | null, retryAt: Date | null): HealthCheckResult {
+  if (result === null) return { ok: true, detail: 'no run yet' }
+  const detail = {
+    outcome: result.outcome,
+    runId: result.runId,
+    ...(result.error ? { error: result.error } : {}),
+    ...(retryAt ? { retryAt: retryAt.toISOString() } : {}),
+  }
+  if (result.outcome === 'not_started') return { ok: false, impact: 'degraded', detail }
+  return { ok: result.outcome !== 'failed', detail }
 }
 
 function endpointClient(config: ImporterConfig, logger: Logger): ReportSource {
@@ -173,7 +253,7 @@ function endpointClient(config: ImporterConfig, logger: Logger): ReportSource {
   })
 }
 
-async function probe(fn: () => Promise<unknown>): Promise<{ ok: boolean; detail?: unknown }> {
+async function probe(fn: () => Promise<unknown>): Promise<HealthCheckResult> {
   try {
     await fn()
     return { ok: true }

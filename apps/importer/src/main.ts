@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util'
-import { connectDatabase, PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import { connectDatabase, PrivateKeyCipher, parseDuration, type TrackerDatabase } from '@tracker/db'
 import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
 import pino, { type Logger } from 'pino'
 import { type ImporterConfig, parseImporterEnv } from './env.ts'
@@ -11,8 +11,12 @@ const USAGE = `Tracker importer: fetches Find My reports, decrypts, geocodes and
 
 Usage:
   main.ts                         run on the schedule (IMPORT_SCHEDULE, default every 6 hours), first run at start
-  main.ts --once                  run one import and exit: 0 succeeded (or another run holds the lock),
-                                  2 partial (some endpoint batches failed), 1 failed or interrupted
+  main.ts --once [--wait-for-lock DURATION]
+                                  run one import and exit: 0 succeeded, 1 failed or interrupted,
+                                  2 partial (some endpoint batches failed), 3 skipped (another run holds
+                                  the lock), 4 could not start (the lock backend is unreachable);
+                                  --wait-for-lock "3 minutes" keeps trying for the lock that long first
+                                  (a dead run's lock lasts until IMPORT_LOCK_TTL)
   main.ts trackers list [--json]  list trackers and their hashed key ids (never private keys)
   main.ts trackers add --name NAME --key BASE64 [--key BASE64 ...]
   main.ts trackers import FILE [--name NAME]
@@ -23,17 +27,19 @@ Usage:
 
 Configuration comes from the environment: see apps/importer/README.md.`
 
+/** `--once`: a cron job or timer must tell a run that did nothing from one that succeeded. */
 export const EXIT_CODES: Record<ImportOutcome, number> = {
   succeeded: 0,
-  skipped_locked: 0,
-  partial: 2,
   failed: 1,
   interrupted: 1,
+  partial: 2,
+  skipped_locked: 3,
+  not_started: 4,
 }
 
 function makeLocks(config: ImporterConfig, logger: Logger): LockService {
   return config.redisUrl
-    ? new RedisLockService({ redis: config.redisUrl, logger })
+    ? new RedisLockService({ redis: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
     : new InProcessLockService()
 }
 
@@ -118,7 +124,7 @@ async function serve(config: ImporterConfig, logger: Logger): Promise<number> {
   return 0
 }
 
-async function once(config: ImporterConfig, logger: Logger): Promise<number> {
+async function once(config: ImporterConfig, logger: Logger, waitForLockMs: number): Promise<number> {
   const database = await connectDatabase({ ...config.connect, logger })
   const locks = makeLocks(config, logger)
   try {
@@ -126,12 +132,33 @@ async function once(config: ImporterConfig, logger: Logger): Promise<number> {
     const stopOnSignal = () => void importer.stop()
     process.once('SIGTERM', stopOnSignal)
     process.once('SIGINT', stopOnSignal)
-    const result = await importer.runNow('once')
+    const result = await importer.runNow('once', { waitForLockMs })
     await importer.stop()
     return EXIT_CODES[result.outcome]
   } finally {
     await locks.close()
     await database.close()
+  }
+}
+
+/** `[--once [--wait-for-lock DURATION]]`; anything else is refused. */
+function runOptions(argv: string[]): { once: boolean; waitForLockMs: number } {
+  let values: { once?: boolean | undefined; 'wait-for-lock'?: string | undefined }
+  try {
+    values = parseArgs({
+      args: argv,
+      options: { once: { type: 'boolean' }, 'wait-for-lock': { type: 'string' } },
+    }).values
+  } catch (error) {
+    throw new Error(`${(error as Error).message} (see --help)`)
+  }
+  const wait = values['wait-for-lock']
+  if (wait === undefined) return { once: values.once === true, waitForLockMs: 0 }
+  if (!values.once) throw new Error('--wait-for-lock goes with --once (see --help)')
+  try {
+    return { once: true, waitForLockMs: parseDuration(wait) }
+  } catch (error) {
+    throw new Error(`--wait-for-lock: ${(error as Error).message} (e.g. --wait-for-lock "3 minutes")`)
   }
 }
 
@@ -141,10 +168,15 @@ export async function main(argv: string[], env: Record<string, string | undefine
     return 0
   }
   const config = parseImporterEnv(env)
-  const logger = pino({ level: config.logLevel, base: { app: 'importer' } })
+  // Written synchronously: a process that is killed or crashes keeps every line logged before it
+  // (the asynchronous default holds lines in a buffer while inserts keep the event loop busy).
+  const logger = pino(
+    { level: config.logLevel, base: { app: 'importer' } },
+    pino.destination({ dest: 1, sync: true }),
+  )
   if (argv[0] === 'trackers') return trackersCommand(argv.slice(1), config, logger)
-  if (argv.includes('--once')) return once(config, logger)
-  if (argv.length > 0) throw new Error(`unknown arguments: ${argv.join(' ')} (see --help)`)
+  const options = runOptions(argv)
+  if (options.once) return once(config, logger, options.waitForLockMs)
   return serve(config, logger)
 }
 

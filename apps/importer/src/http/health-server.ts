@@ -2,15 +2,34 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import type { Logger } from 'pino'
 
-/** name -> ok and a detail; any false makes /health answer 503. */
-export type HealthCheck = () => Promise<Record<string, { ok: boolean; detail?: unknown }>>
+export interface HealthCheckResult {
+  ok: boolean
+  detail?: unknown
+  /**
+   * What failing means: 'unhealthy' (default; /health answers 503) or 'degraded' (the importer
+   * works around it, e.g. retrying runs the lock backend kept from starting: 200, status degraded).
+   */
+  impact?: 'unhealthy' | 'degraded'
+}
+
+/** name -> result; the worst failing check sets the status. */
+export type HealthCheck = () => Promise<Record<string, HealthCheckResult>>
+
+export function healthStatus(checks: Record<string, HealthCheckResult>): 'ok' | 'degraded' | 'unhealthy' {
+  const failing = Object.values(checks).filter((c) => !c.ok)
+  if (failing.length === 0) return 'ok'
+  return failing.every((c) => c.impact === 'degraded') ? 'degraded' : 'unhealthy'
+}
 
 export interface RunningHealthServer {
   port: number
   close(): Promise<void>
 }
 
-/** /health (JSON, 503 when a check fails) and /metrics (Prometheus text) on a small port. */
+/**
+ * /health (JSON: ok and degraded answer 200, unhealthy 503) and /metrics (Prometheus text) on a
+ * small port.
+ */
 export async function startHealthServer(options: {
   port: number
   host?: string
@@ -22,9 +41,9 @@ export async function startHealthServer(options: {
     try {
       if (req.method === 'GET' && req.url === '/health') {
         const checks = await options.check()
-        const ok = Object.values(checks).every((c) => c.ok)
-        res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' })
-        res.end(JSON.stringify({ status: ok ? 'ok' : 'unhealthy', checks }))
+        const status = healthStatus(checks)
+        res.writeHead(status === 'unhealthy' ? 503 : 200, { 'content-type': 'application/json' })
+        res.end(JSON.stringify({ status, checks }))
       } else if (req.method === 'GET' && req.url === '/metrics') {
         const { contentType, body } = await options.metrics()
         res.writeHead(200, { 'content-type': contentType })

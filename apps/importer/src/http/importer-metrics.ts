@@ -6,7 +6,7 @@ export class ImporterMetrics {
   readonly registry = new Registry()
   readonly #runs = new Counter({
     name: 'tracker_import_runs_total',
-    help: 'Import runs by outcome',
+    help: 'Import runs by outcome (not_started: the lock backend was unreachable; skipped_locked: another run held the lock)',
     labelNames: ['outcome'] as const,
     registers: [this.registry],
   })
@@ -30,7 +30,7 @@ export class ImporterMetrics {
 
   recordRun(result: ImportResult): void {
     this.#runs.inc({ outcome: result.outcome })
-    if (result.outcome === 'skipped_locked') return
+    if (result.outcome === 'skipped_locked' || result.outcome === 'not_started') return
     this.#duration.observe(result.durationMs / 1000)
     if (result.outcome === 'succeeded') this.#lastSuccess.set(Date.now() / 1000)
     const totals = result.totals

@@ -8,7 +8,10 @@ import type {
   SourceError,
 } from '@tracker/db'
 
-/** The ledger of import runs (table import_runs): written at the start of a run and at its end. */
+/**
+ * The ledger of import runs (table import_runs): written at the start of a run, with each committed
+ * insert (in its transaction), and at its end.
+ */
 export interface RunTotals {
   trackers: number
   keys: number
@@ -57,7 +60,37 @@ export async function startRun(
     .executeTakeFirstOrThrow()
 }
 
-/** Progress so far, so a run that dies half way still shows what it had done. */
+/**
+ * A run that could not start (the lock backend unreachable): one finished row with the reason. It
+ * holds no lock, so it touches no other row.
+ */
+export async function recordNotStarted(
+  db: Kysely<Database>,
+  input: { owner: string; trigger: ImportRunTrigger; lookbackDays: number; reason: string },
+): Promise<ImportRun> {
+  const now = new Date()
+  return db
+    .insertInto('import_runs')
+    .values({
+      status: 'not_started',
+      owner: input.owner,
+      trigger: input.trigger,
+      lookback_days: input.lookbackDays,
+      started_at: now,
+      finished_at: now,
+      heartbeat_at: now,
+      rejected: '{}',
+      source_errors: '[]',
+      error: input.reason,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow()
+}
+
+/**
+ * Progress so far, so a run that dies half way still shows what it had done. Pass the transaction
+ * that inserted the rows being counted: then the ledger can never disagree with them.
+ */
 export async function recordProgress(db: Kysely<Database>, runId: string, totals: RunTotals): Promise<void> {
   await db
     .updateTable('import_runs')

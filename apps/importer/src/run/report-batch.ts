@@ -3,7 +3,7 @@ import type { BatchResult, DecryptedReport, DecryptReportsResult, EndpointReport
 import { decryptReports, peekPayload } from '@tracker/findmy'
 import type { Geocoder } from '@tracker/geocoder'
 import type { Logger } from 'pino'
-import type { RunTotals } from './import-run.repository.ts'
+import { type RunTotals, recordProgress } from './import-run.repository.ts'
 import { type ValidationLimits, validateReport } from './report-validation.ts'
 import { insertReports, knownReports, type StorableReport } from './report-writer.ts'
 
@@ -138,33 +138,51 @@ export async function prepareBatch(ctx: PrepareContext, batch: BatchResult): Pro
 }
 
 /**
- * Inserts a prepared batch, `insertBatchSize` rows per statement (one transaction each), and only
- * then adds to `totals` what each statement stored: the ledger never counts a row its transaction
- * has not committed.
+ * Inserts a prepared batch, `insertBatchSize` rows per statement, each in a transaction that also
+ * writes the run's ledger row with what it stored: whenever the process dies, the ledger counts
+ * exactly the rows committed. The batch's other counts (fetched, skipped as stored, rejected) go with
+ * its first statement. `totals` moves only after each commit.
  */
 export async function commitBatch(
   db: Kysely<Database>,
+  runId: string,
   prepared: Extract<PreparedBatch, { ok: true }>,
   totals: RunTotals,
   newestByTracker: Map<string, Sighting>,
   insertBatchSize: number,
   log: Logger,
 ): Promise<void> {
-  totals.reportsFetched += prepared.fetched
-  totals.reportsDuplicate += prepared.known
-  for (const [reason, n] of Object.entries(prepared.rejected)) count(totals.rejected, reason, n)
-  for (let i = 0; i < prepared.storable.length; i += insertBatchSize) {
-    const chunk = prepared.storable.slice(i, i + insertBatchSize)
-    const inserted = await insertReports(db, chunk)
-    totals.reportsInserted += inserted
-    totals.reportsDuplicate += chunk.length - inserted
-    if (inserted > 0) widenWindow(totals, chunk)
-    log.debug({ batch: prepared.index + 1, rows: chunk.length, inserted }, 'report batch inserted')
+  const counted = copyTotals(totals)
+  counted.reportsFetched += prepared.fetched
+  counted.reportsDuplicate += prepared.known
+  for (const [reason, n] of Object.entries(prepared.rejected)) count(counted.rejected, reason, n)
+  // Nothing to insert: the counts alone, still in one write.
+  const chunks: StorableReport[][] = prepared.storable.length === 0 ? [[]] : []
+  for (let i = 0; i < prepared.storable.length; i += insertBatchSize)
+    chunks.push(prepared.storable.slice(i, i + insertBatchSize))
+  let next = counted
+  for (const chunk of chunks) {
+    const inserted = await db.transaction().execute(async (trx) => {
+      const n = await insertReports(trx, chunk)
+      next.reportsInserted += n
+      next.reportsDuplicate += chunk.length - n
+      if (n > 0) widenWindow(next, chunk)
+      await recordProgress(trx, runId, next)
+      return n
+    })
+    Object.assign(totals, next)
+    next = copyTotals(totals)
+    if (chunk.length > 0)
+      log.debug({ batch: prepared.index + 1, rows: chunk.length, inserted }, 'report batch inserted')
   }
   for (const [trackerId, sighting] of prepared.newestByTracker) {
     const newest = newestByTracker.get(trackerId)
     if (!newest || newest.timestamp < sighting.timestamp) newestByTracker.set(trackerId, sighting)
   }
+}
+
+function copyTotals(totals: RunTotals): RunTotals {
+  return { ...totals, rejected: { ...totals.rejected }, sourceErrors: [...totals.sourceErrors] }
 }
 
 function widenWindow(totals: RunTotals, reports: readonly StorableReport[]): void {

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type ImportRun,
   type ImportRunTrigger,
@@ -13,12 +14,13 @@ import {
 } from '@tracker/db'
 import type { BatchResult } from '@tracker/findmy'
 import type { Geocoder } from '@tracker/geocoder'
-import { LOCK_NAMES, type LockService } from '@tracker/locks'
+import { type HeldLock, LOCK_NAMES, type LockService } from '@tracker/locks'
 import type { Logger } from 'pino'
 import {
   finishRun,
   markInterruptedRuns,
   type RunTotals,
+  recordNotStarted,
   recordProgress,
   startRun,
 } from './import-run.repository.ts'
@@ -71,7 +73,17 @@ export interface ImportDependencies {
   now?: () => Date
 }
 
-export type ImportOutcome = 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'skipped_locked'
+/**
+ * skipped_locked: another run holds the import lock (nothing recorded: that run is the one working).
+ * not_started: the lock backend could not be reached, so no run could start (recorded, with the reason).
+ */
+export type ImportOutcome =
+  | 'succeeded'
+  | 'partial'
+  | 'failed'
+  | 'interrupted'
+  | 'skipped_locked'
+  | 'not_started'
 
 export interface ImportResult {
   outcome: ImportOutcome
@@ -79,7 +91,23 @@ export interface ImportResult {
   run: ImportRun | null
   totals: RunTotals | null
   durationMs: number
+  /** Why the run failed or could not start. */
+  error?: string
 }
+
+export interface ImportRunOptions {
+  trigger: ImportRunTrigger
+  signal?: AbortSignal
+  /**
+   * How long to keep trying for the import lock while it is held or its backend unreachable (e.g.
+   * `--once` right after a dead run, whose lock lasts until its TTL). Default 0: one attempt.
+   */
+  waitForLockMs?: number
+}
+
+/** Lock attempts while waiting: the first retry after this, doubling up to the cap. */
+const LOCK_WAIT_FIRST_DELAY_MS = 250
+const LOCK_WAIT_MAX_DELAY_MS = 5_000
 
 const emptyTotals = (): RunTotals => ({
   trackers: 0,
@@ -101,13 +129,10 @@ const emptyTotals = (): RunTotals => ({
  * counted before it is committed. `signal` asks for a graceful stop: the batch being inserted is
  * finished, batches prepared ahead are dropped, the run is recorded interrupted.
  */
-export async function runImport(
-  deps: ImportDependencies,
-  options: { trigger: ImportRunTrigger; signal?: AbortSignal },
-): Promise<ImportResult> {
+export async function runImport(deps: ImportDependencies, options: ImportRunOptions): Promise<ImportResult> {
   const started = performance.now()
-  const lock = await deps.locks.tryAcquire(LOCK_NAMES.import, deps.settings.lockTtlMs)
-  if (!lock) {
+  const lock = await acquireImportLock(deps, options)
+  if (lock === null) {
     deps.logger.info({ lock: LOCK_NAMES.import }, 'another import run holds the lock; skipping this one')
     return {
       outcome: 'skipped_locked',
@@ -117,6 +142,7 @@ export async function runImport(
       durationMs: performance.now() - started,
     }
   }
+  if (lock instanceof Error) return notStarted(deps, options, lock, started)
   try {
     return await runLocked(deps, options, lock.signal, started)
   } finally {
@@ -124,9 +150,76 @@ export async function runImport(
   }
 }
 
+/**
+ * The import lock, null when another run holds it, or the error that kept it from being asked for
+ * (the backend unreachable: a LockUnavailableError). With `waitForLockMs`, both are tried again with
+ * backoff until that time has passed or the run is stopped.
+ */
+async function acquireImportLock(
+  deps: ImportDependencies,
+  options: ImportRunOptions,
+): Promise<HeldLock | Error | null> {
+  const deadline = Date.now() + (options.waitForLockMs ?? 0)
+  let delay = LOCK_WAIT_FIRST_DELAY_MS
+  for (let attempt = 1; ; attempt++) {
+    let outcome: HeldLock | Error | null
+    try {
+      outcome = await deps.locks.tryAcquire(LOCK_NAMES.import, deps.settings.lockTtlMs)
+    } catch (error) {
+      // Whatever the backend threw, this run cannot start; the process must not die of it.
+      outcome = error instanceof Error ? error : new Error(String(error))
+    }
+    if (outcome !== null && !(outcome instanceof Error)) return outcome
+    if (options.signal?.aborted || Date.now() + delay > deadline) return outcome
+    if (attempt === 1) {
+      deps.logger.info(
+        {
+          lock: LOCK_NAMES.import,
+          reason: outcome ? outcome.message : 'held by another run',
+          waitMs: deadline - Date.now(),
+        },
+        'waiting for the import lock',
+      )
+    }
+    await sleep(delay, undefined, options.signal ? { signal: options.signal } : {}).catch(() => {})
+    delay = Math.min(delay * 2, LOCK_WAIT_MAX_DELAY_MS)
+  }
+}
+
+/** The lock backend is unreachable: logged and recorded (if the database answers), never thrown. */
+async function notStarted(
+  deps: ImportDependencies,
+  options: ImportRunOptions,
+  error: Error,
+  started: number,
+): Promise<ImportResult> {
+  const reason = `could not start: ${error.message}`
+  deps.logger.error(
+    { err: error, lock: LOCK_NAMES.import, trigger: options.trigger },
+    'import run could not start: the lock backend is unreachable',
+  )
+  const run = await recordNotStarted(deps.database.db, {
+    owner: deps.owner,
+    trigger: options.trigger,
+    lookbackDays: deps.settings.lookbackDays,
+    reason,
+  }).catch((ledgerError: unknown) => {
+    deps.logger.error({ err: ledgerError }, 'could not record the run that could not start in import_runs')
+    return null
+  })
+  return {
+    outcome: 'not_started',
+    runId: run?.id ?? null,
+    run,
+    totals: null,
+    durationMs: performance.now() - started,
+    error: reason,
+  }
+}
+
 async function runLocked(
   deps: ImportDependencies,
-  options: { trigger: ImportRunTrigger; signal?: AbortSignal },
+  options: ImportRunOptions,
   lockSignal: AbortSignal,
   started: number,
 ): Promise<ImportResult> {
@@ -188,11 +281,20 @@ async function runLocked(
           if (!prepared.ok) {
             batchesFailed++
             recordSourceError(prepared.batch, totals, log)
+            await recordProgress(db, run.id, totals)
           } else {
             batchesOk++
-            await commitBatch(db, prepared, totals, latestByTracker, deps.settings.insertBatchSize, log)
+            // Writes the ledger in the same transaction as each statement's rows.
+            await commitBatch(
+              db,
+              run.id,
+              prepared,
+              totals,
+              latestByTracker,
+              deps.settings.insertBatchSize,
+              log,
+            )
           }
-          await recordProgress(db, run.id, totals)
           // A graceful stop lets the batch in hand finish, then ends the run.
           if (stopReason) break
         }
@@ -218,7 +320,7 @@ async function runLocked(
       })
     }
 
-    const outcome: Exclude<ImportOutcome, 'skipped_locked'> = stopReason
+    const outcome: Exclude<ImportOutcome, 'skipped_locked' | 'not_started'> = stopReason
       ? 'interrupted'
       : batchesFailed === 0
         ? 'succeeded'
@@ -257,6 +359,7 @@ async function runLocked(
       run: finished,
       totals,
       durationMs: performance.now() - started,
+      error: (error as Error).message,
     }
   }
 }
