@@ -107,7 +107,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       .send({ error: `No route ${request.method} ${request.url.split('?')[0]}`, requestId: request.id }),
   )
 
-  await app.register(healthRoutes, { database: deps.database, metrics })
+  await app.register(healthRoutes, { database: deps.database, locks: deps.locks, metrics })
   await app.register(graphqlPlugin, {
     services,
     responses,

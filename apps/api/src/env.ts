@@ -10,6 +10,7 @@ import {
   type RetentionConfig,
   RetentionConfigError,
   redactUrl,
+  redisKeyPrefixVar,
   redisUrlVar,
   retentionConfigFromEnv,
   wholeNumberVar,
@@ -26,6 +27,7 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_PORT: portVar('API_PORT', 4000),
   LOG_LEVEL: logLevelVar(),
   REDIS_URL: redisUrlVar(),
+  REDIS_KEY_PREFIX: redisKeyPrefixVar(),
   KEY_ENCRYPTION_KEY: z
     .string({
       error:
@@ -68,6 +70,8 @@ export interface ApiConfig {
   /** The database part of the environment, as `connectOptionsFromEnv(env, 'API')` reads it. */
   databaseEnv: Record<string, unknown>
   redisUrl: string | undefined
+  /** Before every Redis key: the refresh lock (the refresher's, same prefix) and rate-limit counters. */
+  redisKeyPrefix: string
   /** Secret: never logged. */
   keyEncryptionKey: string
   retention: RetentionConfig
@@ -128,6 +132,7 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig): ApiConfig {
       API_DB_STATEMENT_TIMEOUT_MS: e.API_DB_STATEMENT_TIMEOUT_MS,
     },
     redisUrl: e.REDIS_URL,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
     keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
     retention,
     history: {
@@ -181,7 +186,9 @@ export function describeConfig(config: ApiConfig): Record<string, unknown> {
     database: url ? redactUrl(url) : `embedded (${String(config.databaseEnv.DATA_DIR)})`,
     dbPoolSize: config.databaseEnv.API_DB_POOL_SIZE,
     dbStatementTimeoutMs: config.databaseEnv.API_DB_STATEMENT_TIMEOUT_MS,
-    locks: config.redisUrl ? `redis (${redactUrl(config.redisUrl)})` : 'in-process',
+    locks: config.redisUrl
+      ? `redis (${redactUrl(config.redisUrl)}, key prefix "${config.redisKeyPrefix}")`
+      : 'in-process',
     history: {
       maxPoints: config.history.maxPoints,
       maxRangeHourly: d(config.history.maxRangeHourlyMs),

@@ -66,7 +66,7 @@ async function serve(): Promise<void> {
   const logger = pino({ level: config.logLevel, base: { app: 'api' } })
   const database = await connect(config.databaseEnv, logger)
   const locks = config.redisUrl
-    ? new RedisLockService({ redis: config.redisUrl, logger })
+    ? new RedisLockService({ redis: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
     : new InProcessLockService()
   const api = await startApi({
     database,

@@ -3,6 +3,7 @@ import { PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
 import { createTestDatabase, type TestDatabase } from '@tracker/db/testing'
 import { InProcessLockService, type LockService } from '@tracker/locks'
 import type { FastifyInstance } from 'fastify'
+import type { Redis } from 'ioredis'
 import pino from 'pino'
 import { type ApiConfig, buildApp, createApiToken, parseApiEnv } from '../src/index.ts'
 
@@ -55,7 +56,13 @@ export interface TestApi {
  * between apps (it is then left open); otherwise a fresh one is created and closed with the app.
  */
 export async function createTestApi(
-  options: { env?: Record<string, string>; database?: TrackerDatabase; locks?: LockService } = {},
+  options: {
+    env?: Record<string, string>
+    database?: TrackerDatabase
+    locks?: LockService
+    /** Rate-limit counters in Redis, as main.ts shares them across replicas. */
+    rateLimitRedis?: Redis
+  } = {},
 ): Promise<TestApi> {
   const owned: TestDatabase | undefined = options.database ? undefined : await createTestDatabase()
   const database = options.database ?? owned!
@@ -65,6 +72,7 @@ export async function createTestApi(
     locks: options.locks ?? new InProcessLockService(),
     logger: logs.logger,
     config: testConfig(options.env),
+    ...(options.rateLimitRedis ? { rateLimitRedis: options.rateLimitRedis } : {}),
   })
   const readToken = (await createApiToken(database.db, { name: 'test read', scope: 'read' })).token
   const writeToken = (await createApiToken(database.db, { name: 'test write', scope: 'write' })).token

@@ -1,4 +1,5 @@
 import rateLimit from '@fastify/rate-limit'
+import { REDIS_NAMESPACES, redisKey } from '@tracker/locks'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Location } from 'graphql'
 import type { Redis } from 'ioredis'
@@ -54,7 +55,11 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
       request.apiToken ? `token:${request.apiToken.id}` : `ip:${request.ip}`,
     errorResponseBuilder: (_request, context) => new RateLimitedError(Math.ceil(context.ttl / 1000)),
     ...(options.rateLimitRedis
-      ? { redis: options.rateLimitRedis, nameSpace: 'tracker-api-ratelimit:', skipOnError: true }
+      ? {
+          redis: options.rateLimitRedis,
+          nameSpace: redisKey(config.redisKeyPrefix, REDIS_NAMESPACES.apiRateLimit),
+          skipOnError: true,
+        }
       : {}),
   })
 

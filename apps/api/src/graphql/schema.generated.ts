@@ -305,7 +305,9 @@ export type ImportRunStatus =
   | 'SUCCEEDED'
   | 'PARTIAL'
   | 'FAILED'
-  | 'INTERRUPTED';
+  | 'INTERRUPTED'
+  /** Could not start: the lock backend (Redis) was unreachable; error says why. Retried with backoff. */
+  | 'NOT_STARTED';
 
 export type ImportRunTrigger =
   | 'SCHEDULE'
