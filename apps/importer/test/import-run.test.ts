@@ -1,14 +1,8 @@
-import {
-  createTrackerWithKeys,
-  DAY_MS,
-  DEFAULT_RETENTION,
-  HOUR_MS,
-  refreshHistoryWindow,
-  sql,
-} from '@tracker/db'
+import { createTrackerWithKeys, DAY_MS, DEFAULT_RETENTION, HOUR_MS, silentLogger, sql } from '@tracker/db'
 import { createTestDatabase, type TestDatabase, testEnv } from '@tracker/db/testing'
 import { generateKeyPair } from '@tracker/findmy'
 import { createOfflineGeocoder } from '@tracker/geocoder'
+import { ChangeSet, HistoryEngine, parseHistoryChange } from '@tracker/history'
 import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startImporter } from '../src/importer.ts'
@@ -258,21 +252,35 @@ describe('an import run against the simulator', () => {
     }
   })
 
-  it('signals the refresher with the window it touched; after that refresh the rows are in location_history', async () => {
+  it('signals the refresher with the window and the trackers it touched; after the engine applies it the rows are in location_history', async () => {
     const fixture = await importFixture(database, { seed: 16, trackers: 2 })
-    const signals: { from: string; to: string; reason?: string; runId?: string }[] = []
+    const signals: { from: string; to: string; reason?: string; trackers?: string[] }[] = []
+    const payloads: string[] = []
     const listener = await database.listen('refresh_location_history', {
-      onNotification: (p) => signals.push(JSON.parse(p)),
+      onNotification: (p) => {
+        payloads.push(p)
+        signals.push(JSON.parse(p))
+      },
     })
     const running = await importer(fixture)
     try {
       const result = await running.runNow()
       await expect.poll(() => signals.some((s) => s.reason === 'import')).toBe(true)
       const signal = signals.find((s) => s.reason === 'import')!
-      expect(signal.runId).toBe(result.runId)
-      await refreshHistoryWindow(database, DEFAULT_RETENTION, {
-        from: new Date(signal.from),
-        to: new Date(signal.to),
+      expect(result.outcome).toBe('succeeded')
+      expect(new Set(signal.trackers)).toEqual(new Set(fixture.trackerIds))
+      // What the refresher does with it.
+      const engine = await HistoryEngine.open({
+        database,
+        retention: DEFAULT_RETENTION,
+        logger: silentLogger,
+      })
+      const changes = new ChangeSet()
+      changes.add(parseHistoryChange(payloads[signals.indexOf(signal)]!)!)
+      await engine.applyChanges(changes, {
+        trigger: 'notification',
+        runId: 'test',
+        signal: new AbortController().signal,
       })
       const history = await database.db
         .selectFrom('location_history')

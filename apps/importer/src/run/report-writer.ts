@@ -1,4 +1,5 @@
-import { type Database, type Kysely, REFRESH_REQUEST_CHANNEL, sql } from '@tracker/db'
+import { type Database, type Kysely, sql } from '@tracker/db'
+import { notifyHistoryChange } from '@tracker/history'
 
 /** A report ready to store: decrypted, validated, geocoded. */
 export interface StorableReport {
@@ -66,23 +67,24 @@ export async function knownReports(
   return new Set(rows.map((row) => `${row.hashed_adv_key}|${row.timestamp.getTime()}`))
 }
 
+/** Trackers per notification: within what `history_change_payload` lists before it falls back to the window alone. */
+const TRACKERS_PER_SIGNAL = 150
+
 /**
- * Tells the refresher which window this run touched, so late reports reach location_history
- * without waiting for the hourly cycle (the insert trigger also notifies per hour; this is the one
- * message that covers the whole run).
+ * Tells the refresher which window and which trackers this run touched, so late reports reach
+ * location_history without waiting for the hourly cycle (the insert trigger also notifies per
+ * tracker and hour; this covers the whole run). Through the database's encoder, a notification per
+ * 150 trackers: never the window alone, which would make the refresher look at every tracker.
  */
 export async function signalRefresh(
   db: Kysely<Database>,
   window: { from: Date; to: Date },
-  runId: string,
+  trackerIds: string[],
 ): Promise<void> {
   // `to` is exclusive for the refresher: one millisecond past the newest report keeps its bucket in.
   const to = new Date(window.to.getTime() + 1)
-  const payload = JSON.stringify({
-    from: window.from.toISOString(),
-    to: to.toISOString(),
-    reason: 'import',
-    runId,
-  })
-  await sql`SELECT pg_notify(${REFRESH_REQUEST_CHANNEL}, ${payload})`.execute(db)
+  for (let i = 0; i < trackerIds.length; i += TRACKERS_PER_SIGNAL) {
+    const trackers = trackerIds.slice(i, i + TRACKERS_PER_SIGNAL)
+    await notifyHistoryChange(db, { window: { from: window.from, to }, trackers }, 'import')
+  }
 }
