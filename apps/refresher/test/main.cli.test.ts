@@ -6,7 +6,11 @@ import { createFreshServerDatabase, testEnv } from '@tracker/db/testing'
 import { LOCK_NAMES } from '@tracker/locks'
 import { Redis } from 'ioredis'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { createPlainHistoryDatabase, type PlainHistoryDatabase } from './helpers/plain-history-database.ts'
+import {
+  createPlainHistoryDatabase,
+  type PlainHistoryDatabase,
+  trackerUuid,
+} from './helpers/plain-history-database.ts'
 import { getHealth, uniqueKeyPrefix } from './helpers/refresher-harness.ts'
 
 // The container entry point as a real process: its commands, exit codes and signal handling.
@@ -73,6 +77,33 @@ describe('main.ts', () => {
     expect(run.code).toBe(0)
     expect(run.stderr).toMatch(/^location_history: refreshed/m)
     expect(await db.historyIds()).toEqual([1])
+  })
+
+  it('check prints each difference between location_history and the aggregates and exits 1; rebuild repairs them', async () => {
+    await db.insert(1)
+    await db.insert(2)
+    expect((await runMain(['rebuild'], { DATABASE_URL: db.url })).code).toBe(0)
+    const clean = await runMain(['check'], { DATABASE_URL: db.url })
+    expect(clean.code).toBe(0)
+    expect(clean.stderr).toMatch(/location_history agrees with the aggregates/)
+
+    await db.admin.query(`UPDATE location_history SET latitude = 0 WHERE tracker_id = $1`, [trackerUuid(1)])
+    await db.admin.query(`DELETE FROM location_history WHERE tracker_id = $1`, [trackerUuid(2)])
+    const found = await runMain(['check'], { DATABASE_URL: db.url })
+    expect(found.code).toBe(1)
+    const lines = found.stdout.trim().split('\n')
+    expect(lines.map((l) => l.split('\t').slice(0, 3))).toEqual([
+      ['different', trackerUuid(1), '1 hour'],
+      ['missing', trackerUuid(2), '1 hour'],
+    ])
+    expect(found.stderr).toMatch(
+      /2 difference\(s\) between location_history and the aggregates; `rebuild` repairs them/,
+    )
+
+    const rebuilt = await runMain(['rebuild'], { DATABASE_URL: db.url })
+    expect(rebuilt.code).toBe(0)
+    expect(rebuilt.stderr).toMatch(/location_history: refreshed .*\(2 rows written, 0 removed\)/)
+    expect((await runMain(['check'], { DATABASE_URL: db.url })).code).toBe(0)
   })
 
   it('refresh-all exits 1 when a refresh fails', async () => {
