@@ -18,7 +18,13 @@ import {
   startHealthServer,
 } from './http/health-server.ts'
 import { ImporterMetrics } from './http/importer-metrics.ts'
-import { type ImportResult, processOwner, type ReportSource, runImport } from './run/run-import.ts'
+import {
+  type ImportResult,
+  processOwner,
+  type ReportSource,
+  resultWithoutRun,
+  runImport,
+} from './run/run-import.ts'
 
 type Trigger = 'manual' | 'once' | 'schedule' | 'startup'
 
@@ -129,14 +135,7 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
       .catch((error: unknown): ImportResult => {
         // E.g. the database gone before the run could be recorded: a failed run, not a dead process.
         logger.error({ err: error, trigger }, 'import run failed before it was recorded')
-        return {
-          outcome: 'failed',
-          runId: null,
-          run: null,
-          totals: null,
-          durationMs: performance.now() - started,
-          error: (error as Error).message,
-        }
+        return resultWithoutRun('failed', started, (error as Error).message)
       })
       .then((result) => settle(result, trigger))
     inFlight.add(run)

@@ -134,19 +134,25 @@ export async function runImport(deps: ImportDependencies, options: ImportRunOpti
   const lock = await acquireImportLock(deps, options)
   if (lock === null) {
     deps.logger.info({ lock: LOCK_NAMES.import }, 'another import run holds the lock; skipping this one')
-    return {
-      outcome: 'skipped_locked',
-      runId: null,
-      run: null,
-      totals: null,
-      durationMs: performance.now() - started,
-    }
+    return resultWithoutRun('skipped_locked', started)
   }
   if (lock instanceof Error) return notStarted(deps, options, lock, started)
   try {
     return await runLocked(deps, options, lock.signal, started)
   } finally {
     await lock.release()
+  }
+}
+
+/** The result of a run that never got as far as its ledger row (`started`: its performance.now()). */
+export function resultWithoutRun(outcome: ImportOutcome, started: number, error?: string): ImportResult {
+  return {
+    outcome,
+    runId: null,
+    run: null,
+    totals: null,
+    durationMs: performance.now() - started,
+    ...(error !== undefined ? { error } : {}),
   }
 }
 
@@ -207,14 +213,7 @@ async function notStarted(
     deps.logger.error({ err: ledgerError }, 'could not record the run that could not start in import_runs')
     return null
   })
-  return {
-    outcome: 'not_started',
-    runId: run?.id ?? null,
-    run,
-    totals: null,
-    durationMs: performance.now() - started,
-    error: reason,
-  }
+  return { ...resultWithoutRun('not_started', started, reason), runId: run?.id ?? null, run }
 }
 
 async function runLocked(
@@ -306,7 +305,8 @@ async function runLocked(
     }
 
     if (totals.reportsInserted > 0 && totals.windowFrom && totals.windowTo) {
-      await signalRefresh(db, { from: totals.windowFrom, to: totals.windowTo }, run.id)
+      const touched = [...new Set([...latestByTracker.values()].map((r) => keys.get(r.hashedAdvKey)!.trackerId))]
+      await signalRefresh(db, { from: totals.windowFrom, to: totals.windowTo }, touched)
     }
     for (const report of latestByTracker.values()) {
       const trackerId = keys.get(report.hashedAdvKey)!.trackerId
