@@ -62,13 +62,15 @@ const MEANINGS: Record<string, string> = {
   IMPORT_INSERT_BATCH_SIZE: 'rows per insert statement',
   IMPORT_CLOCK_SKEW: 'reports further in the future are rejected',
   IMPORT_LOCK_TTL: 'TTL of the import lock (extended while a run works)',
-  IMPORT_RETRY_BACKOFF: 'first retry of a run Redis kept from starting; doubling (at most 10 min) until the next run',
+  IMPORT_RETRY_BACKOFF:
+    'first retry of a run Redis kept from starting; doubling (at most 10 min) until the next run',
   GEOCODER: '`offline` (GeoNames, no network) or `off`',
   GEOCODER_MAX_DISTANCE_KM: 'farther than this from any place: no city',
   IMPORTER_HTTP_PORT: 'importer /health and /metrics port (0: a free port)',
   REFRESHER_DB_POOL_SIZE: 'connections in the refresher pool',
   REFRESHER_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of ordinary refresher queries (ms)',
-  REDIS_KEY_PREFIX: 'put before every Redis key of every app (locks, last refresh, rate limits), e.g. `prod:`',
+  REDIS_KEY_PREFIX:
+    'put before every Redis key of every app (locks, last refresh, rate limits), e.g. `prod:`',
   REFRESH_STATEMENT_TIMEOUT: 'statement timeout of every refresh (the seed: 20 minutes)',
   REFRESH_MIN_INTERVAL: 'least time between two location_history refreshes',
   PERIODIC_REFRESH_INTERVAL: 'at most one periodic aggregate refresh per interval, across replicas',

@@ -305,7 +305,9 @@ async function runLocked(
     }
 
     if (totals.reportsInserted > 0 && totals.windowFrom && totals.windowTo) {
-      const touched = [...new Set([...latestByTracker.values()].map((r) => keys.get(r.hashedAdvKey)!.trackerId))]
+      const touched = [
+        ...new Set([...latestByTracker.values()].map((r) => keys.get(r.hashedAdvKey)!.trackerId)),
+      ]
       await signalRefresh(db, { from: totals.windowFrom, to: totals.windowTo }, touched)
     }
     for (const report of latestByTracker.values()) {
