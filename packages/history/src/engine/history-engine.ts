@@ -251,7 +251,9 @@ export class HistoryEngine {
    * upkeeps, from any process, never interleave): first the tier boundary's move if the day changed
    * since the last upkeep (or the first build of an empty table), then each target.
    */
-  upkeep(targets: UpkeepTarget[], context: RunContext): Promise<UpkeepResult> {
+  upkeep(requested: UpkeepTarget[], context: RunContext): Promise<UpkeepResult> {
+    // Whole days: a day is either one daily point or its hours, so an upkeep handles whole days.
+    const targets = requested.map((t) => ({ window: alignToDays(t.window), trackers: t.trackers }))
     const span = targets.reduce<TimeWindow | null>((s, t) => mergeWindows(s, t.window), null)
     const named = targets.every((t) => t.trackers)
       ? new Set(targets.flatMap((t) => t.trackers ?? [])).size
