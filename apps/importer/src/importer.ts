@@ -7,6 +7,7 @@ import {
   ReportEndpointClient,
 } from '@tracker/findmy'
 import { createOfflineGeocoder, type Geocoder } from '@tracker/geocoder'
+import { resolveDatabaseRetention } from '@tracker/history'
 import type { LockService } from '@tracker/locks'
 import { Cron } from 'croner'
 import type { Logger } from 'pino'
@@ -67,6 +68,8 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
   logger.info({ config: describeConfig(config) }, 'importer starting')
   const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey)
   await verifyCipherOpensStoredKeys(deps.database.db, cipher)
+  // The late horizon follows the raw retention the database really has, if it is stricter.
+  const { effective: retention } = await resolveDatabaseRetention(deps.database, config.retention, logger)
   const source = deps.source ?? endpointClient(config, logger)
   const geocoder =
     deps.geocoder !== undefined
@@ -127,7 +130,7 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
           insertBatchSize: config.insertBatchSize,
           clockSkewMs: config.clockSkewMs,
           lockTtlMs: config.lockTtlMs,
-          retention: config.retention,
+          retention,
         },
       },
       { trigger, signal: shutdown.signal, ...options },

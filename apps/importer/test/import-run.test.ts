@@ -122,6 +122,38 @@ describe('an import run against the simulator', () => {
     }
   })
 
+  it('takes the late horizon from the database when its raw retention is shorter than configured', async () => {
+    // Configured: 10 days (late horizon 8). The database drops raw chunks after 5 (`db:migrate` not
+    // rerun): the stricter horizon, 3 days, applies.
+    const own = await createTestDatabase()
+    try {
+      await sql`SELECT remove_retention_policy('location_reports')`.execute(own.db)
+      await sql`SELECT add_retention_policy('location_reports', INTERVAL '5 days')`.execute(own.db)
+      const fixture = await importFixture(own, { seed: 21, trackers: 1, env: { IMPORT_LOOKBACK_DAYS: '7' } })
+      const running = await startImporter({
+        database: own,
+        locks: new InProcessLockService(),
+        logger: silent,
+        config: fixture.config,
+        http: false,
+        schedule: false,
+        decryptThreads: 0,
+      })
+      try {
+        const result = await running.runNow()
+        expect(result.totals!.rejected.older_than_safe_horizon).toBeGreaterThan(0)
+        const { rows } = await sql<{
+          oldest: Date
+        }>`SELECT min("timestamp") AS oldest FROM location_reports`.execute(own.db)
+        expect(rows[0]!.oldest.getTime()).toBeGreaterThan(Date.now() - 3 * DAY_MS - HOUR_MS)
+      } finally {
+        await running.stop()
+      }
+    } finally {
+      await own.close()
+    }
+  })
+
   it('rejects and counts corrupted, wrong-key, future and too-old reports, storing the rest', async () => {
     const fixture = await importFixture(database, {
       seed: 13,

@@ -11,6 +11,7 @@ import {
   RETENTION_ENV,
   type RetentionConfig,
   redactUrl,
+  redisKeyPrefixVar,
   redisUrlVar,
   retentionConfigFromEnv,
 } from '@tracker/db'
@@ -19,7 +20,7 @@ import { z } from 'zod'
 export const refresherEnvSchema = databaseEnvSchema('REFRESHER').extend({
   REDIS_URL: redisUrlVar(),
   // Lets several deployments (or test runs) share one Redis without sharing locks.
-  REDIS_KEY_PREFIX: z.string().default(''),
+  REDIS_KEY_PREFIX: redisKeyPrefixVar(),
   REFRESH_STATEMENT_TIMEOUT: durationVar('REFRESH_STATEMENT_TIMEOUT', '20 minutes'),
   REFRESH_MIN_INTERVAL: durationVar('REFRESH_MIN_INTERVAL', '250 milliseconds', { allowZero: true }),
   PERIODIC_REFRESH_INTERVAL: durationVar('PERIODIC_REFRESH_INTERVAL', '1 hour'),

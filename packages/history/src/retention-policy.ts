@@ -5,10 +5,13 @@ import {
   HOURLY_AGGREGATE,
   HYPERTABLE,
   type Kysely,
+  type Logger,
   RETENTION_ENV,
   type RetentionConfig,
   sql,
+  type TrackerDatabase,
 } from '@tracker/db'
+import { detectAggregateSupport } from './aggregates/aggregate-support.ts'
 
 /** The storage settings the database actually has (null where it has no such policy). */
 export interface DatabaseRetention {
@@ -77,4 +80,24 @@ export function resolveRetention(configured: RetentionConfig, actual: DatabaseRe
   compare('hourlyRetentionMs', Math.min)
   compare('dailyRetentionMs', Math.min)
   return { effective, mismatches }
+}
+
+/**
+ * What every app that computes a refresh window or a late horizon calls at start: the configuration
+ * made as strict as the database's actual policies (as configured where there is no TimescaleDB to
+ * ask), each difference logged as a warning.
+ */
+export async function resolveDatabaseRetention(
+  database: TrackerDatabase,
+  configured: RetentionConfig,
+  logger: Logger,
+): Promise<ResolvedRetention> {
+  const support = await detectAggregateSupport(database)
+  const resolved = support.enabled
+    ? resolveRetention(configured, await readDatabaseRetention(database.db))
+    : { effective: configured, mismatches: [] }
+  for (const mismatch of resolved.mismatches) {
+    logger.warn({ event: 'retention_mismatch' }, `storage settings differ from the database: ${mismatch}`)
+  }
+  return resolved
 }

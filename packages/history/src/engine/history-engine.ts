@@ -16,7 +16,7 @@ import {
   refreshContinuousAggregate,
 } from '../aggregates/refresh-aggregate.ts'
 import type { ChangeSet, UpkeepTarget } from '../change.ts'
-import { readDatabaseRetention, resolveRetention } from '../retention-policy.ts'
+import { resolveDatabaseRetention } from '../retention-policy.ts'
 import { DAILY_TIER, HOURLY_TIER_REACH_MS, hourlyTierStart, REFRESH_ORDER } from '../tiers.ts'
 import { compareWithAggregates, type HistoryDifference } from '../upkeep/check.ts'
 import type { TrackerFilter } from '../upkeep/history-rows.ts'
@@ -91,12 +91,7 @@ export class HistoryEngine {
   static async open(options: HistoryEngineOptions): Promise<HistoryEngine> {
     const logger = options.logger
     const aggregates = await detectAggregateSupport(options.database)
-    const resolved = aggregates.enabled
-      ? resolveRetention(options.retention, await readDatabaseRetention(options.database.db))
-      : { effective: options.retention, mismatches: [] }
-    for (const mismatch of resolved.mismatches) {
-      logger.warn({ event: 'retention_mismatch' }, `storage settings differ from the database: ${mismatch}`)
-    }
+    const resolved = await resolveDatabaseRetention(options.database, options.retention, logger)
     const { effective } = resolved
     if (
       effective.hourlyRetentionMs < HOURLY_TIER_REACH_MS ||

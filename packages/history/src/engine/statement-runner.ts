@@ -97,13 +97,19 @@ export class StatementRunner {
         if (database.mode !== 'postgres') return fn(session)
         const { rows } = await sql<{ pid: number }>`SELECT pg_backend_pid() AS pid`.execute(session)
         const pid = rows[0]!.pid
-        const cancel = () => void this.#cancelBackend(pid)
+        // A statement that starts just after a cancel would run on: keep cancelling until fn ends.
+        let repeat: NodeJS.Timeout | undefined
+        const cancel = () => {
+          void this.#cancelBackend(pid)
+          repeat = setInterval(() => void this.#cancelBackend(pid), 200)
+        }
         signal.addEventListener('abort', cancel, { once: true })
         try {
           if (signal.aborted) throw new RefreshCancelledError('cancelled')
           return await fn(session)
         } finally {
           signal.removeEventListener('abort', cancel)
+          clearInterval(repeat)
         }
       },
       this.#statementTimeoutMs === undefined ? {} : { statementTimeoutMs: this.#statementTimeoutMs },
