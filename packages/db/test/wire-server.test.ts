@@ -97,3 +97,87 @@ describe('the embedded engine over the Postgres wire protocol', () => {
     }
   })
 })
+
+describe("a wire client's transaction", () => {
+  const connect = async (port = server.port) => {
+    const client = new pg.Client({ host: server.host, port, user: 'postgres' })
+    client.on('error', () => {}) // a connection the server ends is part of the test
+    await client.connect()
+    return client
+  }
+  const nameOf = async () =>
+    (
+      await database.db
+        .selectFrom('trackers')
+        .select('name')
+        .where('id', '=', trackerId)
+        .executeTakeFirstOrThrow()
+    ).name
+  /** Settles to 'pending' if `promise` has not settled by the time the client's own round trip ends. */
+  const pendingAfter = async (promise: Promise<unknown>, roundTrip: Promise<unknown>) => {
+    let settled = false
+    void promise.then(
+      () => {
+        settled = true
+      },
+      () => {
+        settled = true
+      },
+    )
+    await roundTrip
+    return settled ? 'settled' : 'pending'
+  }
+
+  it('holds the apps back until it ends, and a client that leaves inside it is rolled back', async () => {
+    const client = await connect()
+    await client.query('BEGIN')
+    await client.query('UPDATE trackers SET name = $1 WHERE id = $2', ['renamed inside', trackerId])
+    const read = nameOf()
+    // The client is still served (its session is its own); the apps' statement waits for it.
+    expect(await pendingAfter(read, client.query('SELECT 1'))).toBe('pending')
+    await client.end() // no COMMIT
+    expect(await read).toBe('wire')
+  })
+
+  it("never runs an app's write inside it: the write lands after the client's ROLLBACK, and stays", async () => {
+    const client = await connect()
+    try {
+      await client.query('BEGIN')
+      const write = database.db
+        .updateTable('trackers')
+        .set({ name: 'renamed by an app' })
+        .where('id', '=', trackerId)
+        .execute()
+      expect(await pendingAfter(write, client.query('SELECT 1'))).toBe('pending')
+      await client.query('ROLLBACK')
+      await write
+      expect(await nameOf()).toBe('renamed by an app')
+    } finally {
+      await client.end()
+      await database.db.updateTable('trackers').set({ name: 'wire' }).where('id', '=', trackerId).execute()
+    }
+  })
+
+  it('an error inside it leaves the apps working once the client is gone', async () => {
+    const client = await connect()
+    await client.query('BEGIN')
+    await expect(client.query('SELECT * FROM no_such_table')).rejects.toThrow(/does not exist/)
+    await client.end()
+    expect(await nameOf()).toBe('wire')
+  })
+
+  it('one idle in a transaction past the limit is rolled back and disconnected; the apps go on', async () => {
+    const strict = await serveWireProtocol(database, { port: 0, idleInTransactionMs: 300 })
+    const client = await connect(strict.port)
+    try {
+      await client.query('BEGIN')
+      await client.query('UPDATE trackers SET name = $1 WHERE id = $2', ['never committed', trackerId])
+      expect(await nameOf()).toBe('wire')
+      await expect(client.query('COMMIT')).rejects.toThrow()
+      expect(await nameOf()).toBe('wire')
+    } finally {
+      await client.end().catch(() => {})
+      await strict.close()
+    }
+  })
+})

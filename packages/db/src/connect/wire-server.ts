@@ -47,29 +47,90 @@ function startupReply(pid: number): Buffer {
   ])
 }
 
+/** The transaction status in the last ReadyForQuery ('Z') of a reply, or null when it holds none. */
+function readyStatus(reply: Uint8Array): string | null {
+  let status: string | null = null
+  let at = 0
+  while (at + 5 <= reply.length) {
+    const length = (reply[at + 1]! << 24) | (reply[at + 2]! << 16) | (reply[at + 3]! << 8) | reply[at + 4]!
+    if (reply[at] === 0x5a /* Z */ && at + 5 < reply.length) status = String.fromCharCode(reply[at + 5]!)
+    at += 1 + length
+  }
+  return status
+}
+
+const errorResponse = (code: string, text: string) =>
+  message('E', Buffer.concat([cstring('SFATAL'), cstring(`C${code}`), cstring(`M${text}`), Buffer.from([0])]))
+const SYNC = Uint8Array.from(message('S', Buffer.alloc(0)))
+const ROLLBACK = Uint8Array.from(message('Q', cstring('ROLLBACK')))
+
+/** A client's frames, in order, for the one loop that hands them to the engine. */
+class FrameQueue {
+  readonly #frames: (Uint8Array | null)[] = []
+  #wake: (() => void) | null = null
+
+  push(frame: Uint8Array | null): void {
+    this.#frames.push(frame)
+    this.#wake?.()
+    this.#wake = null
+  }
+
+  /** The next frame; null once the client is gone; 'timeout' after `ms` without one. */
+  async next(ms = 0): Promise<Uint8Array | null | 'timeout'> {
+    while (this.#frames.length === 0) {
+      const arrived = new Promise<true>((resolve) => {
+        this.#wake = () => resolve(true)
+      })
+      if (ms <= 0) {
+        await arrived
+        continue
+      }
+      let timer: NodeJS.Timeout | undefined
+      const timedOut = await Promise.race([
+        arrived.then(() => false),
+        new Promise<boolean>((resolve) => {
+          timer = setTimeout(() => resolve(true), ms)
+        }),
+      ])
+      clearTimeout(timer)
+      if (timedOut && this.#frames.length === 0) return 'timeout'
+    }
+    return this.#frames.shift()!
+  }
+}
+
 /**
  * Serves the Postgres wire protocol for the embedded engine on a local port, so `psql` and the seed's
- * troubleshooting SQL work against it. Every client message is handed to the engine's single session
- * as is, one at a time under the engine's mutex, between the apps' own statements. It is for queries:
- * a transaction a client leaves open would be shared with the apps, so keep to single statements.
+ * troubleshooting SQL work against it. The engine has one session, which the apps share: a client
+ * gets it, under the engine's mutex, from its first message until the engine is ready again outside
+ * any transaction (the 'I' of ReadyForQuery). So a client's `BEGIN` holds the apps' statements back
+ * until it commits or rolls back, instead of running them inside its transaction; a client that
+ * disconnects inside a transaction is rolled back; one that sits idle in a transaction for longer
+ * than `idleInTransactionMs` is rolled back and disconnected (as PostgreSQL's
+ * idle_in_transaction_session_timeout), and the apps go on.
  */
 export async function serveWireProtocol(
   database: EmbeddedDatabase,
-  options: { port: number; host?: string; logger?: Logger },
+  options: { port: number; host?: string; logger?: Logger; idleInTransactionMs?: number },
 ): Promise<WireServer> {
   const logger = options.logger ?? silentLogger
   const host = options.host ?? '127.0.0.1'
+  const idleMs = options.idleInTransactionMs ?? 30_000
   const sockets = new Set<Socket>()
   let nextPid = 1
+  const exec = (frame: Uint8Array) => database.engine.execProtocolRaw(frame)
 
   const server: Server = createServer((socket) => {
     sockets.add(socket)
-    socket.on('close', () => sockets.delete(socket))
     socket.on('error', (error) => logger.debug({ err: error }, 'wire client error'))
     const pid = nextPid++
+    const frames = new FrameQueue()
+    socket.on('close', () => {
+      sockets.delete(socket)
+      frames.push(null)
+    })
     let buffer = Buffer.alloc(0)
     let started = false
-    let queue: Promise<void> = Promise.resolve()
 
     const handleStartup = (): boolean => {
       if (buffer.length < 8) return false
@@ -85,20 +146,59 @@ export async function serveWireProtocol(
         started = true
         socket.write(startupReply(pid))
       } else {
-        socket.end(
-          message(
-            'E',
-            Buffer.concat([
-              cstring('SERROR'),
-              cstring('C08P01'),
-              cstring(`unsupported protocol ${code}`),
-              Buffer.from([0]),
-            ]),
-          ),
-        )
+        socket.end(errorResponse('08P01', `unsupported protocol ${code}`))
       }
       return true
     }
+
+    const send = (reply: Uint8Array) => {
+      if (!socket.destroyed) socket.write(reply)
+    }
+
+    /**
+     * Runs `first` and every frame after it while the client is inside a transaction (or inside an
+     * extended-protocol sequence not yet synced), all under one hold of the engine.
+     */
+    const serveTurn = (first: Uint8Array) =>
+      database.engineMutex.run(async () => {
+        let frame = first
+        for (;;) {
+          const reply = await exec(frame)
+          send(reply)
+          const status = readyStatus(reply)
+          if (status === 'I') return
+          const next = await frames.next(idleMs)
+          if (next instanceof Uint8Array) {
+            frame = next
+            continue
+          }
+          // Gone or idle too long while holding the session: leave it as the apps expect it.
+          if (status === null) await exec(SYNC)
+          await exec(ROLLBACK)
+          if (next === 'timeout') {
+            logger.warn({ pid, idleMs }, 'wire client idle in a transaction: rolled back and disconnected')
+            socket.end(errorResponse('25P03', 'terminating connection due to idle-in-transaction timeout'))
+          } else {
+            logger.info({ pid }, 'wire client left inside a transaction: rolled back')
+          }
+          frames.push(null)
+          return
+        }
+      })
+
+    void (async () => {
+      for (;;) {
+        const frame = await frames.next()
+        if (!(frame instanceof Uint8Array)) return
+        try {
+          await serveTurn(frame)
+        } catch (error) {
+          logger.warn({ err: error }, 'wire protocol message failed')
+          socket.destroy()
+          return
+        }
+      }
+    })()
 
     socket.on('data', (chunk) => {
       buffer = Buffer.concat([buffer, chunk])
@@ -109,19 +209,11 @@ export async function serveWireProtocol(
         const frame = buffer.subarray(0, length + 1)
         buffer = buffer.subarray(length + 1)
         if (frame[0] === 0x58 /* X: Terminate */) {
+          frames.push(null)
           socket.end()
           return
         }
-        const copy = Uint8Array.from(frame)
-        queue = queue
-          .then(async () => {
-            const reply = await database.engineMutex.run(() => database.engine.execProtocolRaw(copy))
-            if (!socket.destroyed) socket.write(reply)
-          })
-          .catch((error) => {
-            logger.warn({ err: error }, 'wire protocol message failed')
-            socket.destroy()
-          })
+        frames.push(Uint8Array.from(frame))
       }
     })
   })
