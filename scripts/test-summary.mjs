@@ -1,5 +1,6 @@
 // Sums vitest's per-package "Tests  N passed | M failed | K skipped" lines from a turbo log into one
-// closing line CI can read: "tests: N passed, M failed, K skipped". Plain Node, no dependencies.
+// closing line CI can read: "tests: N passed, M failed, K skipped", and names every failed test and
+// every package whose test task failed without a count (a crash, a timeout). Plain Node, no dependencies.
 import { readFileSync } from 'node:fs'
 
 const ansiColour = new RegExp(`${String.fromCharCode(27)}\\[[0-9;]*m`, 'g')
@@ -7,15 +8,31 @@ const log = readFileSync(process.argv[2], 'utf8').replace(ansiColour, '')
 let passed = 0
 let failed = 0
 let skipped = 0
-let packages = 0
-for (const line of log.split('\n')) {
-  const match = /\bTests\s+(.*\(\d+\))\s*$/.exec(line)
-  if (!match) continue
-  packages++
-  passed += Number(/(\d+) passed/.exec(match[1])?.[1] ?? 0)
-  failed += Number(/(\d+) failed/.exec(match[1])?.[1] ?? 0)
-  skipped += Number(/(\d+) skipped/.exec(match[1])?.[1] ?? 0)
+const counted = new Set()
+const failures = new Set()
+const failedTasks = new Set()
+for (const raw of log.split('\n')) {
+  // turbo prefixes each line with "<package>:<task>: ".
+  const prefix = /^(@?[\w./-]+):(\w+):\s?/.exec(raw)
+  const pkg = prefix?.[1] ?? ''
+  const line = prefix ? raw.slice(prefix[0].length) : raw
+  const tests = /\bTests\s+(.*\(\d+\))\s*$/.exec(line)
+  if (tests) {
+    counted.add(pkg)
+    passed += Number(/(\d+) passed/.exec(tests[1])?.[1] ?? 0)
+    failed += Number(/(\d+) failed/.exec(tests[1])?.[1] ?? 0)
+    skipped += Number(/(\d+) skipped/.exec(tests[1])?.[1] ?? 0)
+    continue
+  }
+  const fail = /^\s*FAIL\s+(.+?)\s*$/.exec(line)
+  if (fail && prefix?.[2] === 'test') failures.add(`${pkg} ${fail[1]}`)
+  // turbo's own summary: "Failed:    @tracker/api#test"
+  for (const task of line.matchAll(/(@?[\w./-]+)#(test|typecheck|lint)\b/g)) {
+    if (/Failed:|ERROR|failed/.test(line)) failedTasks.add(`${task[1]}#${task[2]}`)
+  }
 }
-console.log(`(${packages} packages with tests)`)
+for (const failure of failures) console.log(`failed: ${failure}`)
+for (const task of failedTasks) console.log(`failed task: ${task}`)
+console.log(`(${counted.size} packages with tests)`)
 console.log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`)
-process.exit(packages === 0 ? 1 : 0)
+process.exit(counted.size === 0 ? 1 : 0)
