@@ -14,5 +14,7 @@ for (const [name, command, args] of steps) {
   const run = spawnSync(command, args, { stdio: 'inherit' })
   if (run.status !== 0) failed.push(`${name} (exit ${run.status ?? run.signal})`)
 }
-console.log(failed.length === 0 ? 'check: lint, typecheck and tests passed' : `check failed: ${failed.join(', ')}`)
+console.log(
+  failed.length === 0 ? 'check: lint, typecheck and tests passed' : `check failed: ${failed.join(', ')}`,
+)
 process.exit(failed.length === 0 ? 0 : 1)

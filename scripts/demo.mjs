@@ -53,4 +53,8 @@ process.on('SIGINT', () => forward('SIGINT'))
 process.on('SIGTERM', () => forward('SIGTERM'))
 process.on('SIGHUP', () => forward('SIGTERM'))
 
+// The stack is not in the terminal's foreground group, so it cannot read it: an Enter here asks it
+// to show its banner again.
+if (process.stdin.isTTY) process.stdin.on('data', () => stack.kill('SIGUSR2'))
+
 stack.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)))

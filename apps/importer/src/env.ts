@@ -62,6 +62,7 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
     .positive('GEOCODER_MAX_DISTANCE_KM must be positive')
     .default(50),
   IMPORTER_HTTP_PORT: portVar('IMPORTER_HTTP_PORT', 9465),
+  IMPORTER_HTTP_HOST: z.string().min(1, 'IMPORTER_HTTP_HOST must not be empty').default('0.0.0.0'),
   LOG_LEVEL: logLevelVar(),
 })
 
@@ -92,6 +93,8 @@ export interface ImporterConfig {
   geocoder: 'offline' | 'off'
   geocoderMaxDistanceKm: number
   httpPort: number
+  /** Address of /health and /metrics (the local stack keeps them on 127.0.0.1). */
+  httpHost: string
   logLevel: string
   retention: RetentionConfig
 }
@@ -147,6 +150,7 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
     geocoder: e.GEOCODER,
     geocoderMaxDistanceKm: e.GEOCODER_MAX_DISTANCE_KM,
     httpPort: e.IMPORTER_HTTP_PORT,
+    httpHost: e.IMPORTER_HTTP_HOST,
     logLevel: e.LOG_LEVEL,
     retention,
   }

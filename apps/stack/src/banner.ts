@@ -37,7 +37,7 @@ export function banner(stack: RunningStack): string {
     `  curl -s ${stack.apiUrl} -H 'authorization: Bearer ${stack.apiToken}' -H 'content-type: application/json' \\`,
     `    -d '${JSON.stringify({ query: query.replace(/\s+/g, ' ') })}'`,
     '',
-    'Ctrl-C stops everything.',
+    'Press Enter to show this again. Ctrl-C stops everything.',
     '',
   ].join('\n')
 }

@@ -17,11 +17,13 @@ const MEANINGS: Record<string, string> = {
   KEY_ENCRYPTION_KEY:
     '32 bytes (base64 or hex) sealing tracker private keys at rest; required by importer and API',
   LOG_LEVEL: 'pino level: trace, debug, info, warn, error, fatal, silent',
+  LOG_FORMAT: 'local stack: pretty (readable lines) or json (one JSON object per line, as the apps log in production)',
   API_DB_POOL_SIZE: 'connections in the API pool',
   API_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of the API connections (ms)',
   API_HOST: 'API listen address',
   API_PORT: 'API listen port (0: a free port)',
   API_GRAPHIQL: 'serve GraphiQL at /graphiql (its queries still need a token)',
+  API_REQUEST_LOGGING: 'a log line as each API request arrives and as it completes (the local stack: false)',
   API_HISTORY_MAX_POINTS: 'points per history call (cut results say so)',
   API_HISTORY_CACHE_TTL:
     'longest a kept history answer is served; kept answers are dropped on every change (0 turns the cache off)',
@@ -67,6 +69,7 @@ const MEANINGS: Record<string, string> = {
   GEOCODER: '`offline` (GeoNames, no network) or `off`',
   GEOCODER_MAX_DISTANCE_KM: 'farther than this from any place: no city',
   IMPORTER_HTTP_PORT: 'importer /health and /metrics port (0: a free port)',
+  IMPORTER_HTTP_HOST: 'importer /health and /metrics address (the local stack: 127.0.0.1)',
   REFRESHER_DB_POOL_SIZE: 'connections in the refresher pool',
   REFRESHER_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of ordinary refresher queries (ms)',
   REDIS_KEY_PREFIX:

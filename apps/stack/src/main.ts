@@ -1,5 +1,6 @@
 import { DataDirInUseError } from '@tracker/db'
 import pino from 'pino'
+import pretty from 'pino-pretty'
 import { banner } from './banner.ts'
 import { startStack } from './stack.ts'
 
@@ -15,8 +16,24 @@ export async function main(argv: string[], env: Record<string, string | undefine
     console.log(USAGE)
     return 0
   }
-  // Each app logs with its own `app` binding; the stack's own lines say app=stack.
-  const root = pino({ level: env.LOG_LEVEL ?? 'info', base: undefined })
+  // Each app logs with its own `app` binding; the stack's own lines say app=stack. For a person at
+  // a terminal, readable lines (pino-pretty, written synchronously so the banner lands after them);
+  // LOG_FORMAT=json gives the apps' production format.
+  const level = env.LOG_LEVEL ?? 'info'
+  const root =
+    env.LOG_FORMAT === 'json'
+      ? pino({ level, base: undefined })
+      : pino(
+          { level, base: undefined },
+          pretty({
+            colorize: Boolean(process.stdout.isTTY),
+            translateTime: 'SYS:HH:MM:ss',
+            messageFormat: '{app}: {msg}',
+            ignore: 'app',
+            singleLine: true,
+            sync: true,
+          }),
+        )
   const logger = root.child({ app: 'stack' })
   let stack: Awaited<ReturnType<typeof startStack>>
   try {
@@ -35,7 +52,16 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     throw error
   }
-  process.stdout.write(banner(stack))
+  const showBanner = () => process.stdout.write(banner(stack))
+  showBanner()
+  // Again once the first import's lines are out, so it is the last thing on the screen; and on
+  // request: Enter at this terminal, or SIGUSR2 (npm run demo passes an Enter on as that).
+  void stack.firstImport.then(showBanner)
+  process.on('SIGUSR2', showBanner)
+  if (process.stdin.isTTY) {
+    process.stdin.on('data', showBanner)
+    process.stdin.unref()
+  }
   let signals = 0
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {

@@ -11,6 +11,8 @@ export const stackEnvSchema = z.object({
   REFRESHER_HTTP_PORT: portVar('REFRESHER_HTTP_PORT', 9466),
   DEMO_TRACKERS: wholeNumberVar('DEMO_TRACKERS', 3, { max: 50 }),
   LOG_LEVEL: logLevelVar(),
+  /** pretty: readable lines for a person at a terminal; json: one JSON object per line, as in production. */
+  LOG_FORMAT: z.enum(['pretty', 'json'], { message: 'LOG_FORMAT must be pretty or json' }).default('pretty'),
 })
 
 export type StackSettings = z.infer<typeof stackEnvSchema>

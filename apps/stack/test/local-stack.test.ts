@@ -108,6 +108,18 @@ describe('the one-command stack', () => {
     expect(points.length).toBeGreaterThanOrEqual(7)
     expect(points.every((p) => p.tracker.name === 'Demo tracker 1')).toBe(true)
     expect(points.filter((p) => p.nearestCity !== null).length).toBeGreaterThan(points.length / 2)
+
+    // For a person: readable lines, no line per API request, every port on this machine only, and
+    // the banner last once the first import has logged, and again on request (SIGUSR2; Enter).
+    const output = first.output()
+    expect(output).toMatch(/^\[\d\d:\d\d:\d\d\] INFO: importer: import run finished /m)
+    expect(output).not.toMatch(/incoming request|request completed/)
+    expect(output).toMatch(/importer: importer health and metrics listening \{"host":"127\.0\.0\.1"/)
+    const banners = () => first.output().split('Tracker is running on the embedded TimescaleDB.').length - 1
+    await expect.poll(banners).toBe(2)
+    expect(first.output().lastIndexOf('Tracker is running')).toBeGreaterThan(first.output().indexOf('import run finished'))
+    first.child.kill('SIGUSR2')
+    await expect.poll(banners).toBe(3)
     expect(await stop(first)).toBe(0)
     expect(first.output()).toContain('stopped cleanly')
 
