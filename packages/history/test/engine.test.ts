@@ -13,6 +13,7 @@ import {
   DAY_MS,
   dayStart,
   HOUR_MS,
+  historyRows,
   hourStart,
   notificationFeed,
   openEngine,
@@ -26,14 +27,7 @@ beforeAll(async () => {
 })
 afterAll(() => database?.close())
 
-async function historyOf(trackerId: string) {
-  return database.db
-    .selectFrom('location_history')
-    .selectAll()
-    .where('tracker_id', '=', trackerId)
-    .orderBy('timestamp')
-    .execute()
-}
+const historyOf = (trackerId: string) => historyRows(database, trackerId)
 
 /** A tracker with one report an hour over the last `hours` hours (at minute 20). */
 async function trackerWithHours(hours: number, now = Date.now()) {

@@ -7,6 +7,7 @@ import {
   DAY_MS,
   dayStart,
   HOUR_MS,
+  historyRows,
   hourStart,
   notificationFeed,
   openEngine,
@@ -34,14 +35,7 @@ async function applyAnnounced() {
   await engine.applyChanges(feed.take(), context('notification'))
 }
 
-async function historyOf(trackerId: string) {
-  return database.db
-    .selectFrom('location_history')
-    .selectAll()
-    .where('tracker_id', '=', trackerId)
-    .orderBy('timestamp')
-    .execute()
-}
+const historyOf = (trackerId: string) => historyRows(database, trackerId)
 
 describe('the seed manual test: a report inserted with only hashed_adv_key', () => {
   it('gets its tracker and reaches location_history in the right bucket, at a reported position, with its city', async () => {

@@ -82,3 +82,13 @@ export async function rowVersions(
       FROM location_history WHERE tracker_id = ${trackerId}::uuid`.execute(database.db)
   return new Map(rows.map((r) => [r.key, r.version]))
 }
+
+/** A tracker's location_history rows, oldest first. */
+export function historyRows(database: TrackerDatabase, trackerId: string) {
+  return database.db
+    .selectFrom('location_history')
+    .selectAll()
+    .where('tracker_id', '=', trackerId)
+    .orderBy('timestamp')
+    .execute()
+}
