@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { spawnCollecting } from './helpers/child-process.ts'
 
 // `npm run demo` exactly as the README says, stopped as a person or a process manager stops it:
 // a signal to the process `npm run demo` started (npm's own pid).
@@ -15,7 +16,7 @@ afterAll(() => {
 })
 
 async function startDemo() {
-  const npm = spawn('npm', ['run', 'demo'], {
+  const demo = spawnCollecting('npm', ['run', 'demo'], {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH,
@@ -26,34 +27,24 @@ async function startDemo() {
       IMPORTER_HTTP_PORT: '0',
       REFRESHER_HTTP_PORT: '0',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   })
-  children.push(npm)
-  let output = ''
-  npm.stdout!.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  npm.stderr!.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  const exited = new Promise<number | null>((resolve) => npm.on('exit', (code) => resolve(code)))
-  const deadline = Date.now() + 180_000
-  while (!output.includes('API token:')) {
-    if (Date.now() > deadline) throw new Error(`the demo did not come up:\n${output}`)
-    if (npm.exitCode !== null) throw new Error(`npm run demo exited with ${npm.exitCode}:\n${output}`)
-    await new Promise((r) => setTimeout(r, 200))
+  children.push(demo.child)
+  await demo.waitFor((out) => out.includes('API token:'), 180_000)
+  return {
+    npm: demo.child,
+    output: demo.output,
+    apiUrl: /GraphQL: +(\S+)/.exec(demo.output())![1]!,
+    exited: demo.exited,
   }
-  const apiUrl = /GraphQL: +(\S+)/.exec(output)![1]!
-  return { npm, output: () => output, apiUrl, exited }
 }
 
-/** True once nothing accepts connections at `url` any more. */
+/** True once nothing accepts connections at `url` any more (refused, not merely slow). */
 async function closed(url: string): Promise<boolean> {
   try {
-    await fetch(url, { signal: AbortSignal.timeout(2_000) })
+    await fetch(url, { signal: AbortSignal.timeout(20_000) })
     return false
-  } catch {
-    return true
+  } catch (error) {
+    return (error as { cause?: { code?: string } }).cause?.code === 'ECONNREFUSED'
   }
 }
 

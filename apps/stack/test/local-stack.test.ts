@@ -1,8 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process'
+import type { ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
+import { spawnCollecting } from './helpers/child-process.ts'
 
 // The one-command stack as a person runs it: a real process, its own data directory, free ports.
 const MAIN = join(import.meta.dirname, '../src/main.ts')
@@ -23,7 +24,7 @@ interface Started {
 }
 
 async function startStack(): Promise<Started> {
-  const child = spawn(process.execPath, ['--conditions=tracker-source', MAIN], {
+  const started = spawnCollecting(process.execPath, ['--conditions=tracker-source', MAIN], {
     env: {
       PATH: process.env.PATH,
       DATA_DIR: dataDir,
@@ -33,24 +34,12 @@ async function startStack(): Promise<Started> {
       REFRESHER_HTTP_PORT: '0',
       LOG_LEVEL: 'info',
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
   })
-  children.push(child)
-  let output = ''
-  child.stdout!.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  child.stderr!.on('data', (chunk: Buffer) => {
-    output += chunk.toString()
-  })
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  children.push(started.child)
   // Wait for the banner and the first import run.
-  const deadline = Date.now() + 120_000
-  while (!(output.includes('API token:') && output.includes('import run finished'))) {
-    if (Date.now() > deadline) throw new Error(`the stack did not come up:\n${output}`)
-    if (child.exitCode !== null) throw new Error(`the stack exited with ${child.exitCode}:\n${output}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
+  await started.waitFor((out) => out.includes('API token:') && out.includes('import run finished'), 120_000)
+  const { child, exited } = started
+  const output = started.output()
   const pick = (re: RegExp) => {
     const match = re.exec(output)
     if (!match) throw new Error(`${re} not found in:\n${output}`)
@@ -58,7 +47,7 @@ async function startStack(): Promise<Started> {
   }
   return {
     child,
-    output: () => output,
+    output: started.output,
     apiUrl: pick(/GraphQL: +(\S+)/),
     token: pick(/API token: +(\S+)/),
     trackerId: pick(/trackerId: "([^"]+)"/),
@@ -117,7 +106,9 @@ describe('the one-command stack', () => {
     expect(output).toMatch(/importer: importer health and metrics listening \{"host":"127\.0\.0\.1"/)
     const banners = () => first.output().split('Tracker is running on the embedded TimescaleDB.').length - 1
     await expect.poll(banners).toBe(2)
-    expect(first.output().lastIndexOf('Tracker is running')).toBeGreaterThan(first.output().indexOf('import run finished'))
+    expect(first.output().lastIndexOf('Tracker is running')).toBeGreaterThan(
+      first.output().indexOf('import run finished'),
+    )
     first.child.kill('SIGUSR2')
     await expect.poll(banners).toBe(3)
     expect(await stop(first)).toBe(0)
