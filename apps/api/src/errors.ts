@@ -69,3 +69,10 @@ export class ServiceUnavailableError extends ApiError {
     super('SERVICE_UNAVAILABLE', message)
   }
 }
+
+/** An irreversible operation asked for without its confirmation (deleteTracker without the name). */
+export class ConfirmationRequiredError extends ApiError {
+  constructor(message: string, extensions?: Record<string, unknown>) {
+    super('CONFIRMATION_REQUIRED', message, { statusCode: 400, ...(extensions ? { extensions } : {}) })
+  }
+}

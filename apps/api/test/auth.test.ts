@@ -94,8 +94,8 @@ describe('bearer tokens', () => {
 describe('the tokens CLI', () => {
   it('refuses bad arguments before touching the database', () => {
     expect(() => parseTokensCommand(['create', '--name', 'x'])).toThrow(UsageError)
-    expect(() => parseTokensCommand(['create', '--name', 'x', '--scope', 'admin'])).toThrow(
-      /--scope read or --scope write/,
+    expect(() => parseTokensCommand(['create', '--name', 'x', '--scope', 'owner'])).toThrow(
+      /--scope read, --scope write or --scope admin/,
     )
     expect(() => parseTokensCommand(['revoke'])).toThrow(UsageError)
     expect(() => parseTokensCommand(['revoke', 'not-an-id'])).toThrow(/not a token ID/)

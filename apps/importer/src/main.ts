@@ -5,7 +5,15 @@ import pino, { type Logger } from 'pino'
 import { type ImporterConfig, parseImporterEnv } from './env.ts'
 import { startImporter } from './importer.ts'
 import type { ImportOutcome } from './run/run-import.ts'
-import { addTracker, deactivateTracker, importKeyFile, listTrackers } from './trackers/tracker-commands.ts'
+import {
+  addTracker,
+  deactivateTracker,
+  deleteTracker,
+  importKeyFile,
+  listTrackers,
+  reactivateTracker,
+  trackerId,
+} from './trackers/tracker-commands.ts'
 
 const USAGE = `Tracker importer: fetches Find My reports, decrypts, geocodes and stores them.
 
@@ -23,6 +31,12 @@ Usage:
                                   macless-haystack / OpenHaystack accessories JSON, FindMy.py keypair
                                   JSON, .keys files or a bare base64 key
   main.ts trackers deactivate ID  stop importing a tracker (its history stays)
+  main.ts trackers reactivate ID  import a deactivated tracker again
+  main.ts trackers delete ID --confirm NAME
+                                  delete a tracker and purge its whole history from every tier (raw
+                                  reports, both aggregates, location_history) and its keys; cannot be
+                                  undone, so NAME must be the tracker's name (else exit 2, nothing
+                                  deleted); recorded in tracker_deletions
   main.ts --help
 
 Configuration comes from the environment: see apps/importer/README.md.`
@@ -60,7 +74,12 @@ async function trackersCommand(args: string[], config: ImporterConfig, logger: L
   const [action, ...rest] = args
   const { values, positionals } = parseArgs({
     args: rest,
-    options: { name: { type: 'string' }, key: { type: 'string', multiple: true }, json: { type: 'boolean' } },
+    options: {
+      name: { type: 'string' },
+      key: { type: 'string', multiple: true },
+      json: { type: 'boolean' },
+      confirm: { type: 'string' },
+    },
     allowPositionals: true,
   })
   return withDatabase(config, logger, async (database) => {
@@ -95,8 +114,33 @@ async function trackersCommand(args: string[], config: ImporterConfig, logger: L
         console.log(`deactivated tracker ${tracker.id} (${tracker.name}); its history is kept`)
         return 0
       }
+      case 'reactivate': {
+        const id = trackerId(positionals[0], 'reactivate')
+        const tracker = await reactivateTracker(database.db, id)
+        console.log(
+          `reactivated tracker ${tracker.id} (${tracker.name}); the next import run fetches it again`,
+        )
+        return 0
+      }
+      case 'delete': {
+        const id = trackerId(positionals[0], 'delete')
+        const outcome = await deleteTracker(database, id, values.confirm)
+        if ('refused' in outcome) {
+          process.stderr.write(`error: ${outcome.refused}\n`)
+          return 2
+        }
+        const { purge } = outcome
+        console.log(
+          `deleted tracker ${purge.trackerId} (${purge.trackerName}): ${purge.rows.reports} raw reports, ` +
+            `${purge.rows.hourly} hourly and ${purge.rows.daily} daily aggregate rows, ` +
+            `${purge.rows.history} location_history rows, ${purge.rows.keys} keys; recorded in tracker_deletions`,
+        )
+        return 0
+      }
       default:
-        throw new Error(`unknown trackers command "${action ?? ''}": use list, add, import or deactivate`)
+        throw new Error(
+          `unknown trackers command "${action ?? ''}": use list, add, import, deactivate, reactivate or delete`,
+        )
     }
   })
 }

@@ -46,6 +46,7 @@ async function definitions() {
 
 describe('migrations', () => {
   const expected = [
+    'api_token_trackers',
     'api_tokens',
     'import_runs',
     'location_history',
@@ -54,6 +55,7 @@ describe('migrations', () => {
     'location_history_state',
     'location_history_view',
     'location_reports',
+    'tracker_deletions',
     'tracker_keys',
     'trackers',
   ]

@@ -1,10 +1,14 @@
 import { parseArgs } from 'node:util'
 import type { ApiTokenScope, Database } from '@tracker/db'
 import type { Kysely } from 'kysely'
+import { BadUserInputError } from '../errors.ts'
 import { createApiToken, listApiTokens, revokeApiToken } from '../services/api-tokens.ts'
 
 export const TOKENS_USAGE = `API tokens (stored as SHA-256 hashes; a token is shown once, when created):
-  tokens create --name NAME --scope read|write   create a token and print it
+  tokens create --name NAME --scope read|write|admin [--tracker ID ...]
+                                                  create a token and print it; admin also manages
+                                                  tokens; --tracker limits it to those trackers
+                                                  (repeat it for several; not with admin)
   tokens list                                     list tokens (never the tokens themselves)
   tokens revoke ID                                revoke a token: requests with it fail from then on
                                                   (within API_TOKEN_CACHE_TTL on running replicas)`
@@ -21,20 +25,28 @@ const iso = (d: Date | null) => (d ? d.toISOString() : '-')
 export function parseTokensCommand(
   args: string[],
 ):
-  | { command: 'create'; name: string; scope: ApiTokenScope }
+  | { command: 'create'; name: string; scope: ApiTokenScope; trackerIds: string[] | null }
   | { command: 'list' }
   | { command: 'revoke'; id: string } {
   const [command, ...rest] = args
   let parsed: ReturnType<
     typeof parseArgs<{
-      options: { name: { type: 'string' }; scope: { type: 'string' } }
+      options: {
+        name: { type: 'string' }
+        scope: { type: 'string' }
+        tracker: { type: 'string'; multiple: true }
+      }
       allowPositionals: true
     }>
   >
   try {
     parsed = parseArgs({
       args: rest,
-      options: { name: { type: 'string' }, scope: { type: 'string' } },
+      options: {
+        name: { type: 'string' },
+        scope: { type: 'string' },
+        tracker: { type: 'string', multiple: true },
+      },
       allowPositionals: true,
     })
   } catch (error) {
@@ -44,13 +56,19 @@ export function parseTokensCommand(
   switch (command) {
     case 'create': {
       if (!values.name?.trim()) throw new UsageError('tokens create needs --name NAME')
-      if (values.scope !== 'read' && values.scope !== 'write')
-        throw new UsageError('tokens create needs --scope read or --scope write')
+      if (values.scope !== 'read' && values.scope !== 'write' && values.scope !== 'admin')
+        throw new UsageError('tokens create needs --scope read, --scope write or --scope admin')
       if (positionals.length > 0) throw new UsageError(`unexpected argument ${positionals[0]}`)
-      return { command, name: values.name, scope: values.scope }
+      const trackerIds = values.tracker ?? null
+      for (const id of trackerIds ?? []) {
+        if (!UUID.test(id)) throw new UsageError(`--tracker ${id} is not a tracker ID (see trackers list)`)
+      }
+      if (trackerIds && values.scope === 'admin')
+        throw new UsageError('an admin token cannot be limited to trackers (--tracker)')
+      return { command, name: values.name, scope: values.scope, trackerIds }
     }
     case 'list':
-      if (positionals.length > 0 || values.name || values.scope)
+      if (positionals.length > 0 || values.name || values.scope || values.tracker)
         throw new UsageError('tokens list takes no arguments')
       return { command }
     case 'revoke': {
@@ -72,8 +90,21 @@ export async function runTokensCommand(
 ): Promise<number> {
   switch (command.command) {
     case 'create': {
-      const created = await createApiToken(db, { name: command.name, scope: command.scope })
-      out(`Created ${created.scope} token "${created.name}" (id ${created.id}).`)
+      let created: Awaited<ReturnType<typeof createApiToken>>
+      try {
+        created = await createApiToken(db, {
+          name: command.name,
+          scope: command.scope,
+          trackerIds: command.trackerIds,
+        })
+      } catch (error) {
+        // E.g. a --tracker no tracker has: said plainly, exit 1.
+        if (!(error instanceof BadUserInputError)) throw error
+        out(`error: ${error.message}`)
+        return 1
+      }
+      const limited = created.tracker_ids ? `, limited to tracker(s) ${created.tracker_ids.join(', ')}` : ''
+      out(`Created ${created.scope} token "${created.name}" (id ${created.id}${limited}).`)
       out('The token is shown only now; store it safely:')
       out(created.token)
       return 0
@@ -81,12 +112,17 @@ export async function runTokensCommand(
     case 'list': {
       const tokens = await listApiTokens(db)
       if (tokens.length === 0) {
-        out('No API tokens. Create one with: tokens create --name NAME --scope read|write')
+        out('No API tokens. Create one with: tokens create --name NAME --scope read|write|admin')
         return 0
       }
-      out(['ID', 'SCOPE', 'NAME', 'CREATED', 'LAST USED', 'REVOKED'].join('\t'))
+      out(['ID', 'SCOPE', 'NAME', 'CREATED', 'LAST USED', 'REVOKED', 'TRACKERS'].join('\t'))
       for (const t of tokens) {
-        out([t.id, t.scope, t.name, iso(t.created_at), iso(t.last_used_at), iso(t.revoked_at)].join('\t'))
+        const trackers = t.tracker_ids ? t.tracker_ids.join(',') || '(none left)' : 'all'
+        out(
+          [t.id, t.scope, t.name, iso(t.created_at), iso(t.last_used_at), iso(t.revoked_at), trackers].join(
+            '\t',
+          ),
+        )
       }
       return 0
     }

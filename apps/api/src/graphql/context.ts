@@ -7,6 +7,8 @@ export interface AuthenticatedToken {
   id: string
   name: string
   scope: ApiTokenScope
+  /** The trackers the token is limited to; null: every tracker. */
+  trackerIds: readonly string[] | null
 }
 
 /** A list result that was cut at its limit: reported in the response's extensions.truncated. */

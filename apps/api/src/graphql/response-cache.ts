@@ -96,6 +96,9 @@ export function responseCache(
 
   const lookup = async (request: FastifyRequest, reply: FastifyReply) => {
     if (request.method !== 'POST' || !cache.serving) return
+    // Kept answers are shared by every token and checked by none: a token limited to trackers
+    // neither reads them (it might get another tracker's history) nor adds to them.
+    if (request.apiToken?.trackerIds) return
     const body = graphqlBody(request.body)
     if (!body) return
     const verdictKey = `${body.operationName ?? ''}\u0000${body.query}`

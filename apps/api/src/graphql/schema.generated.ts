@@ -53,8 +53,12 @@ export type Query = {
    * newest first, optionally limited to [startTime, endTime].
    */
   locationReports: LocationReportConnection;
-  /** The importer's ledger: one entry per import run, newest first. */
+  /** The importer's ledger: one entry per import run, newest first. FORBIDDEN for a token limited to trackers. */
   importRuns: ImportRunConnection;
+  /** Admin scope: every API token, oldest first (never the tokens themselves), revoked ones included. */
+  apiTokens: Array<ApiToken>;
+  /** Admin scope: the audit trail of deleted trackers, newest first; `first` as for other lists. */
+  trackerDeletions: Array<TrackerDeletion>;
 };
 
 
@@ -105,6 +109,11 @@ export type QueryImportRunsArgs = {
   after?: InputMaybe<Scalars['String']['input']>;
 };
 
+
+export type QueryTrackerDeletionsArgs = {
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
 export type Mutation = {
   __typename?: 'Mutation';
   /**
@@ -123,6 +132,27 @@ export type Mutation = {
   addTrackerKey: Tracker;
   /** Removes a key; the reports it already delivered keep their tracker. */
   removeTrackerKey: Tracker;
+  /** Imports the tracker again from the next import run on: undoes deactivateTracker. Idempotent. */
+  reactivateTracker: Tracker;
+  /**
+   * Deletes the tracker and purges its whole history, in one transaction: raw reports (compressed
+   * ones too), both continuous aggregates, location_history, its keys; tokens limited to it lose it.
+   * Cannot be undone: `confirm` must be the tracker's name, else nothing happens and the answer is
+   * CONFIRMATION_REQUIRED (HTTP 400). Recorded in `trackerDeletions` (who, when, rows per tier).
+   */
+  deleteTracker: TrackerDeletion;
+  /**
+   * Admin scope: creates an API token. The token is in the answer and nowhere else, ever (it is
+   * stored as its SHA-256 hash). `trackerIds` limits it to those trackers: it then sees and changes
+   * only them (other trackers are FORBIDDEN, lists leave them out); left out, it covers every tracker.
+   * An admin token cannot be limited.
+   */
+  createApiToken: CreatedApiToken;
+  /**
+   * Admin scope: revokes a token. Requests with it fail at once on this replica and within
+   * API_TOKEN_CACHE_TTL (default 10 s) on the others. Idempotent: revokedAt stays the first time.
+   */
+  revokeApiToken: ApiToken;
 };
 
 
@@ -158,6 +188,29 @@ export type MutationAddTrackerKeyArgs = {
 export type MutationRemoveTrackerKeyArgs = {
   trackerId: Scalars['ID']['input'];
   hashedAdvKey: Scalars['String']['input'];
+};
+
+
+export type MutationReactivateTrackerArgs = {
+  id: Scalars['ID']['input'];
+};
+
+
+export type MutationDeleteTrackerArgs = {
+  id: Scalars['ID']['input'];
+  confirm: Scalars['String']['input'];
+};
+
+
+export type MutationCreateApiTokenArgs = {
+  name: Scalars['String']['input'];
+  scope: ApiTokenScope;
+  trackerIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+};
+
+
+export type MutationRevokeApiTokenArgs = {
+  id: Scalars['ID']['input'];
 };
 
 export type CreateTrackerInput = {
@@ -360,6 +413,53 @@ export type ImportRunConnection = {
   pageInfo: PageInfo;
 };
 
+/** read: queries. write: queries and tracker mutations. admin: also API tokens and the deletion audit. */
+export type ApiTokenScope =
+  | 'READ'
+  | 'WRITE'
+  | 'ADMIN';
+
+export type ApiToken = {
+  __typename?: 'ApiToken';
+  id: Scalars['ID']['output'];
+  name: Scalars['String']['output'];
+  scope: ApiTokenScope;
+  /** The trackers the token is limited to; null: every tracker. */
+  trackerIds?: Maybe<Array<Scalars['ID']['output']>>;
+  createdAt: Scalars['DateTime']['output'];
+  lastUsedAt?: Maybe<Scalars['DateTime']['output']>;
+  revokedAt?: Maybe<Scalars['DateTime']['output']>;
+};
+
+export type CreatedApiToken = {
+  __typename?: 'CreatedApiToken';
+  /** The bearer token: shown here once, never again (send it as "Authorization: Bearer <token>"). */
+  token: Scalars['String']['output'];
+  apiToken: ApiToken;
+};
+
+/** A deleted tracker, as the audit trail records it. */
+export type TrackerDeletion = {
+  __typename?: 'TrackerDeletion';
+  id: Scalars['ID']['output'];
+  trackerId: Scalars['ID']['output'];
+  trackerName: Scalars['String']['output'];
+  /** The hashed ids of the keys it had. */
+  hashedAdvKeys: Array<Scalars['String']['output']>;
+  /** Who deleted it: the API token (name and id) or the CLI (user@host). */
+  deletedBy: Scalars['String']['output'];
+  deletedAt: Scalars['DateTime']['output'];
+  /** Raw reports deleted (compressed ones included). */
+  reportsDeleted: Scalars['Int']['output'];
+  /** Materialized rows deleted from the hourly continuous aggregate. */
+  hourlyRowsDeleted: Scalars['Int']['output'];
+  /** Materialized rows deleted from the daily continuous aggregate (also days beyond raw retention). */
+  dailyRowsDeleted: Scalars['Int']['output'];
+  /** Rows deleted from location_history. */
+  historyRowsDeleted: Scalars['Int']['output'];
+  keysDeleted: Scalars['Int']['output'];
+};
+
 
 
 export type ResolverTypeWrapper<T> = Promise<T> | T;
@@ -462,6 +562,10 @@ export type ResolversTypes = {
   RejectedCount: ResolverTypeWrapper<RejectedCount>;
   SourceError: ResolverTypeWrapper<SourceError>;
   ImportRunConnection: ResolverTypeWrapper<ImportRunConnection>;
+  ApiTokenScope: ApiTokenScope;
+  ApiToken: ResolverTypeWrapper<ApiToken>;
+  CreatedApiToken: ResolverTypeWrapper<CreatedApiToken>;
+  TrackerDeletion: ResolverTypeWrapper<TrackerDeletion>;
 };
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -489,6 +593,9 @@ export type ResolversParentTypes = {
   RejectedCount: RejectedCount;
   SourceError: SourceError;
   ImportRunConnection: ImportRunConnection;
+  ApiToken: ApiToken;
+  CreatedApiToken: CreatedApiToken;
+  TrackerDeletion: TrackerDeletion;
 };
 
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
@@ -506,6 +613,8 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   tracker?: Resolver<Maybe<ResolversTypes['Tracker']>, ParentType, ContextType, RequireFields<QueryTrackerArgs, 'id'>>;
   locationReports?: Resolver<ResolversTypes['LocationReportConnection'], ParentType, ContextType, RequireFields<QueryLocationReportsArgs, 'trackerId'>>;
   importRuns?: Resolver<ResolversTypes['ImportRunConnection'], ParentType, ContextType, Partial<QueryImportRunsArgs>>;
+  apiTokens?: Resolver<Array<ResolversTypes['ApiToken']>, ParentType, ContextType>;
+  trackerDeletions?: Resolver<Array<ResolversTypes['TrackerDeletion']>, ParentType, ContextType, Partial<QueryTrackerDeletionsArgs>>;
 };
 
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
@@ -515,6 +624,10 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   deactivateTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationDeactivateTrackerArgs, 'id'>>;
   addTrackerKey?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationAddTrackerKeyArgs, 'trackerId' | 'privateKey'>>;
   removeTrackerKey?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationRemoveTrackerKeyArgs, 'trackerId' | 'hashedAdvKey'>>;
+  reactivateTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationReactivateTrackerArgs, 'id'>>;
+  deleteTracker?: Resolver<ResolversTypes['TrackerDeletion'], ParentType, ContextType, RequireFields<MutationDeleteTrackerArgs, 'id' | 'confirm'>>;
+  createApiToken?: Resolver<ResolversTypes['CreatedApiToken'], ParentType, ContextType, RequireFields<MutationCreateApiTokenArgs, 'name' | 'scope'>>;
+  revokeApiToken?: Resolver<ResolversTypes['ApiToken'], ParentType, ContextType, RequireFields<MutationRevokeApiTokenArgs, 'id'>>;
 };
 
 export type LocationHistoryPointResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['LocationHistoryPoint'] = ResolversParentTypes['LocationHistoryPoint']> = {
@@ -633,6 +746,35 @@ export type ImportRunConnectionResolvers<ContextType = GraphQLContext, ParentTyp
   pageInfo?: Resolver<ResolversTypes['PageInfo'], ParentType, ContextType>;
 };
 
+export type ApiTokenResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ApiToken'] = ResolversParentTypes['ApiToken']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  scope?: Resolver<ResolversTypes['ApiTokenScope'], ParentType, ContextType>;
+  trackerIds?: Resolver<Maybe<Array<ResolversTypes['ID']>>, ParentType, ContextType>;
+  createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  lastUsedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  revokedAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+};
+
+export type CreatedApiTokenResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CreatedApiToken'] = ResolversParentTypes['CreatedApiToken']> = {
+  token?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  apiToken?: Resolver<ResolversTypes['ApiToken'], ParentType, ContextType>;
+};
+
+export type TrackerDeletionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrackerDeletion'] = ResolversParentTypes['TrackerDeletion']> = {
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  trackerId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  trackerName?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  hashedAdvKeys?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
+  deletedBy?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  deletedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  reportsDeleted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  hourlyRowsDeleted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  dailyRowsDeleted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  historyRowsDeleted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  keysDeleted?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
 export type Resolvers<ContextType = GraphQLContext> = {
   DateTime?: GraphQLScalarType;
   PrivateKey?: GraphQLScalarType;
@@ -651,5 +793,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   RejectedCount?: RejectedCountResolvers<ContextType>;
   SourceError?: SourceErrorResolvers<ContextType>;
   ImportRunConnection?: ImportRunConnectionResolvers<ContextType>;
+  ApiToken?: ApiTokenResolvers<ContextType>;
+  CreatedApiToken?: CreatedApiTokenResolvers<ContextType>;
+  TrackerDeletion?: TrackerDeletionResolvers<ContextType>;
 };
 

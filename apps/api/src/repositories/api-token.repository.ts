@@ -1,23 +1,49 @@
 import type { ApiToken, ApiTokenScope, Database } from '@tracker/db'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 
-export type ApiTokenListRow = Omit<ApiToken, 'token_hash'>
+export type ApiTokenListRow = Omit<ApiToken, 'token_hash' | 'all_trackers'> & {
+  /** The trackers the token is limited to; null: every tracker. */
+  tracker_ids: string[] | null
+}
 
+/** A token's trackers, or null when it sees every tracker: one column of the token's own row. */
+const trackerIds = sql<string[] | null>`CASE WHEN api_tokens.all_trackers THEN NULL ELSE
+  ARRAY(SELECT t.tracker_id::text FROM api_token_trackers t WHERE t.token_id = api_tokens.id ORDER BY t.tracker_id)
+  END`.as('tracker_ids')
+
+const LISTED = ['id', 'name', 'scope', 'created_at', 'last_used_at', 'revoked_at'] as const
+
+/** The token and its trackers in one transaction: a limited token never exists without its list. */
 export async function insertApiToken(
   db: Kysely<Database>,
-  token: { name: string; scope: ApiTokenScope; tokenHash: string },
+  token: { name: string; scope: ApiTokenScope; tokenHash: string; trackerIds: string[] | null },
 ): Promise<ApiTokenListRow> {
-  return db
-    .insertInto('api_tokens')
-    .values({ name: token.name, scope: token.scope, token_hash: token.tokenHash })
-    .returning(['id', 'name', 'scope', 'created_at', 'last_used_at', 'revoked_at'])
-    .executeTakeFirstOrThrow()
+  return db.transaction().execute(async (tx) => {
+    const row = await tx
+      .insertInto('api_tokens')
+      .values({
+        name: token.name,
+        scope: token.scope,
+        token_hash: token.tokenHash,
+        all_trackers: token.trackerIds === null,
+      })
+      .returning(LISTED)
+      .executeTakeFirstOrThrow()
+    const ids = [...new Set(token.trackerIds ?? [])].sort()
+    if (ids.length > 0) {
+      await tx
+        .insertInto('api_token_trackers')
+        .values(ids.map((tracker_id) => ({ token_id: row.id, tracker_id })))
+        .execute()
+    }
+    return { ...row, tracker_ids: token.trackerIds === null ? null : ids }
+  })
 }
 
 export async function listApiTokens(db: Kysely<Database>): Promise<ApiTokenListRow[]> {
   return db
     .selectFrom('api_tokens')
-    .select(['id', 'name', 'scope', 'created_at', 'last_used_at', 'revoked_at'])
+    .select([...LISTED, trackerIds])
     .orderBy('created_at')
     .orderBy('id')
     .execute()
@@ -29,23 +55,34 @@ export async function revokeApiToken(db: Kysely<Database>, id: string): Promise<
     .updateTable('api_tokens')
     .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
     .where('id', '=', id)
-    .returning(['id', 'name', 'scope', 'created_at', 'last_used_at', 'revoked_at'])
+    .returning([...LISTED, trackerIds])
     .executeTakeFirst()
+}
+
+/** The trackers among `ids` that exist. */
+export async function existingTrackerIds(db: Kysely<Database>, ids: readonly string[]): Promise<Set<string>> {
+  if (ids.length === 0) return new Set()
+  const rows = await db
+    .selectFrom('trackers')
+    .select('id')
+    .where('id', 'in', [...ids])
+    .execute()
+  return new Set(rows.map((r) => r.id))
 }
 
 /**
  * Looks a token up by its hash and records its use, in one statement. undefined when no unrevoked
  * token has that hash.
  */
-export async function useApiToken(
+export async function findAndTouchApiToken(
   db: Kysely<Database>,
   tokenHash: string,
-): Promise<Pick<ApiToken, 'id' | 'name' | 'scope'> | undefined> {
+): Promise<(Pick<ApiToken, 'id' | 'name' | 'scope'> & { tracker_ids: string[] | null }) | undefined> {
   return db
     .updateTable('api_tokens')
     .set((eb) => ({ last_used_at: eb.fn<Date>('now') }))
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
-    .returning(['id', 'name', 'scope'])
+    .returning(['id', 'name', 'scope', trackerIds])
     .executeTakeFirst()
 }

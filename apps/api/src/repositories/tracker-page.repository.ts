@@ -1,5 +1,5 @@
 import type { Database, Tracker, TrackerKey } from '@tracker/db'
-import type { Kysely } from 'kysely'
+import { type Kysely, sql } from 'kysely'
 import { exactTime } from './cursor-time.ts'
 
 export type TrackerStatusName = 'ACTIVE' | 'STALE' | 'LOST' | 'INACTIVE'
@@ -11,6 +11,8 @@ export interface TrackerPageQuery {
   /** Last seen before this (or never): lost. */
   lostBefore: Date
   after?: { createdAt: string; id: string }
+  /** Only these trackers (a token limited to them). */
+  only?: readonly string[]
   limit: number
 }
 
@@ -47,6 +49,8 @@ export async function selectTrackerPage(
         .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', q.lostBefore)]))
       break
   }
+  if (q.only)
+    query = q.only.length > 0 ? query.where('id', 'in', [...q.only]) : query.where(sql<boolean>`false`)
   const after = q.after
   if (after) {
     query = query.where((eb) =>

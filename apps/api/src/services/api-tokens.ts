@@ -1,8 +1,14 @@
 import { createHash, randomBytes } from 'node:crypto'
 import type { ApiTokenScope, Database } from '@tracker/db'
 import type { Kysely } from 'kysely'
+import { BadUserInputError } from '../errors.ts'
 import type { AuthenticatedToken } from '../graphql/context.ts'
-import { type ApiTokenListRow, insertApiToken, useApiToken } from '../repositories/api-token.repository.ts'
+import {
+  type ApiTokenListRow,
+  existingTrackerIds,
+  findAndTouchApiToken,
+  insertApiToken,
+} from '../repositories/api-token.repository.ts'
 
 export { listApiTokens, revokeApiToken } from '../repositories/api-token.repository.ts'
 
@@ -18,15 +24,69 @@ export interface CreatedApiToken extends ApiTokenListRow {
   token: string
 }
 
+export const API_TOKEN_SCOPES: readonly ApiTokenScope[] = ['read', 'write', 'admin']
+/** Trackers one limited token may name. */
+export const MAX_TOKEN_TRACKERS = 100
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** The trackers a new token is limited to, checked: null (every tracker) or existing trackers. */
+async function tokenTrackers(
+  db: Kysely<Database>,
+  scope: ApiTokenScope,
+  requested: readonly string[] | null | undefined,
+): Promise<string[] | null> {
+  if (requested === null || requested === undefined) return null
+  if (scope === 'admin') {
+    throw new BadUserInputError(
+      'an admin token cannot be limited to trackers (it could create itself an unlimited token)',
+      { argument: 'trackerIds' },
+    )
+  }
+  const ids = [...new Set(requested.map((id) => id.toLowerCase()))]
+  if (ids.length === 0) {
+    throw new BadUserInputError('name at least one tracker, or leave trackerIds out for every tracker', {
+      argument: 'trackerIds',
+    })
+  }
+  if (ids.length > MAX_TOKEN_TRACKERS) {
+    throw new BadUserInputError(`a token may be limited to at most ${MAX_TOKEN_TRACKERS} trackers`, {
+      argument: 'trackerIds',
+      max: MAX_TOKEN_TRACKERS,
+    })
+  }
+  const existing = await existingTrackerIds(
+    db,
+    ids.filter((id) => UUID.test(id)),
+  )
+  const unknown = ids.filter((id) => !existing.has(id))
+  if (unknown.length > 0) {
+    throw new BadUserInputError(`no tracker has the id ${unknown.join(', ')}`, {
+      argument: 'trackerIds',
+      unknown,
+    })
+  }
+  return ids
+}
+
+/**
+ * Creates a token and returns it, the one time it is ever shown. `trackerIds` limits it to those
+ * trackers (it sees and changes nothing else); left out, it covers every tracker.
+ */
 export async function createApiToken(
   db: Kysely<Database>,
-  input: { name: string; scope: ApiTokenScope },
+  input: { name: string; scope: ApiTokenScope; trackerIds?: readonly string[] | null },
 ): Promise<CreatedApiToken> {
   const name = input.name.trim()
-  if (name.length < 1 || name.length > 200) throw new Error('a token name must be 1 to 200 characters')
-  if (input.scope !== 'read' && input.scope !== 'write') throw new Error('a token scope is "read" or "write"')
+  if (name.length < 1 || name.length > 200) {
+    throw new BadUserInputError('a token name must be 1 to 200 characters', { argument: 'name' })
+  }
+  if (!API_TOKEN_SCOPES.includes(input.scope)) {
+    throw new BadUserInputError('a token scope is "read", "write" or "admin"', { argument: 'scope' })
+  }
+  const trackerIds = await tokenTrackers(db, input.scope, input.trackerIds)
   const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`
-  const row = await insertApiToken(db, { name, scope: input.scope, tokenHash: hashToken(token) })
+  const row = await insertApiToken(db, { name, scope: input.scope, tokenHash: hashToken(token), trackerIds })
   return { ...row, token }
 }
 
@@ -37,7 +97,9 @@ interface CacheEntry {
 
 /**
  * Checks bearer tokens against api_tokens, remembering each answer (valid or not) for `ttlMs`, so
- * a client's burst costs one lookup: a revoked token stops working within ttlMs on every replica.
+ * a client's burst costs one lookup: a revoked token stops working at once on the replica that
+ * revoked it (`forget`) and within ttlMs on every other one. The same holds for a limited token's
+ * trackers: one deleted meanwhile may still be named for ttlMs, but no longer exists to be read.
  * Bounded: the oldest answers are forgotten first.
  */
 export class TokenAuthenticator {
@@ -57,8 +119,8 @@ export class TokenAuthenticator {
     const now = Date.now()
     const cached = this.#cache.get(hash)
     if (cached && cached.expiresAt > now) return cached.token
-    const row = await useApiToken(this.#db, hash)
-    const result = row ? { id: row.id, name: row.name, scope: row.scope } : null
+    const row = await findAndTouchApiToken(this.#db, hash)
+    const result = row ? { id: row.id, name: row.name, scope: row.scope, trackerIds: row.tracker_ids } : null
     this.#cache.delete(hash)
     this.#cache.set(hash, { token: result, expiresAt: now + this.#ttlMs })
     if (this.#cache.size > this.#maxEntries) {
@@ -71,5 +133,10 @@ export class TokenAuthenticator {
   /** Forgets every cached answer (after a revocation in this process). */
   clear(): void {
     this.#cache.clear()
+  }
+
+  /** Forgets the cached answer for one token (its revocation takes effect here at once). */
+  forget(tokenId: string): void {
+    for (const [hash, entry] of this.#cache) if (entry.token?.id === tokenId) this.#cache.delete(hash)
   }
 }

@@ -4,12 +4,14 @@ import type { LockService } from '@tracker/locks'
 import type { Kysely } from 'kysely'
 import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import type { ApiConfig } from '../env.ts'
+import { createApiTokenService } from './api-token.service.ts'
 import { TokenAuthenticator } from './api-tokens.ts'
 import { createHistoryService, type HistoryPage } from './history.service.ts'
 import { createImportRunService } from './import-run.service.ts'
 import { createRefreshService } from './refresh.service.ts'
 import { createReportService } from './report.service.ts'
 import { createTrackerService } from './tracker.service.ts'
+import { createTrackerDeletionService } from './tracker-deletion.service.ts'
 
 export interface ServiceDeps {
   database: TrackerDatabase
@@ -36,6 +38,7 @@ export function createServices(deps: ServiceDeps) {
   const { config } = deps
   const db: Kysely<Database> = deps.database.db
   const { historyCache } = deps
+  const tokens = new TokenAuthenticator(db, { ttlMs: config.auth.tokenCacheTtlMs })
   return {
     history: createHistoryService(db, config.history, {
       cache: historyCache,
@@ -63,7 +66,12 @@ export function createServices(deps: ServiceDeps) {
       shutdown: deps.shutdown,
       ...(deps.onHistoryRefreshed ? { onRefreshed: deps.onHistoryRefreshed } : {}),
     }),
-    tokens: new TokenAuthenticator(db, { ttlMs: config.auth.tokenCacheTtlMs }),
+    tokens,
+    apiTokens: createApiTokenService(db, tokens),
+    deletions: createTrackerDeletionService(db, {
+      pagination: config.pagination,
+      ...(deps.onHistoryRefreshed ? { onDeleted: deps.onHistoryRefreshed } : {}),
+    }),
     status: config.status,
   }
 }

@@ -8,6 +8,7 @@ import {
   findTrackersByIds,
   getTracker,
   type PrivateKeyCipher,
+  reactivateTracker,
   removeTrackerKey,
   renameTracker,
 } from '@tracker/db'
@@ -82,6 +83,8 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
     async list(
       args: { status?: TrackerStatusName | null; first?: number | null; after?: string | null },
       now: Date,
+      /** Only these trackers (a token limited to them); null: every tracker. */
+      only: readonly string[] | null = null,
     ): Promise<Page<TrackerModel>> {
       const limit = pageSize(args.first, {
         defaultSize: options.pagination.defaultPageSize,
@@ -96,6 +99,7 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
         ...(args.status ? { status: args.status } : {}),
         ...statusBoundaries(now, options.status),
         ...(after ? { after } : {}),
+        ...(only ? { only } : {}),
         limit: limit + 1,
       })
       const kept = rows.slice(0, limit)
@@ -129,6 +133,10 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
 
     async deactivate(id: string): Promise<TrackerModel> {
       return toTrackerModel(await deactivateTracker(db, requireId('tracker', id)))
+    },
+
+    async reactivate(id: string): Promise<TrackerModel> {
+      return toTrackerModel(await reactivateTracker(db, requireId('tracker', id)))
     },
 
     async addKey(trackerId: string, pair: FindMyKeyPair): Promise<TrackerModel> {

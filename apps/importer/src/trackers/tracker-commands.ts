@@ -1,15 +1,20 @@
 import { readFile } from 'node:fs/promises'
+import { hostname, userInfo } from 'node:os'
 import { basename } from 'node:path'
 import {
   createTrackerWithKeys,
   deactivateTracker,
+  findTracker,
   hashedKeysOfTrackers,
   listAllTrackers,
+  NotFoundError,
   type PrivateKeyCipher,
+  reactivateTracker,
   type Tracker,
   type TrackerDatabase,
 } from '@tracker/db'
 import { keyPairFromPrivateKey, parseKeyFile } from '@tracker/findmy'
+import { ConfirmationRequiredError, purgeTrackerHistory, type TrackerPurge } from '@tracker/history'
 
 /** What the CLI shows of a tracker: never a private key. */
 export interface TrackerListing {
@@ -89,4 +94,51 @@ export async function listTrackers(database: TrackerDatabase): Promise<TrackerLi
   }))
 }
 
-export { deactivateTracker }
+export { deactivateTracker, reactivateTracker }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+
+/** The ID argument of `trackers <command> ID`, checked before the database is asked. */
+export function trackerId(value: string | undefined, command: string): string {
+  if (!value) throw new Error(`trackers ${command} needs a tracker ID (see trackers list)`)
+  if (!UUID.test(value)) throw new Error(`${value} is not a tracker ID (see trackers list)`)
+  return value.toLowerCase()
+}
+
+/** Who runs the CLI, for the audit trail. */
+function cliUser(): string {
+  let user: string
+  try {
+    user = userInfo().username
+  } catch {
+    user = `uid ${process.getuid?.() ?? '?'}`
+  }
+  return `cli ${user}@${hostname()}`
+}
+
+/**
+ * `trackers delete ID --confirm NAME`: the history engine's purge (every tier, one transaction,
+ * recorded in tracker_deletions). Without NAME, or with another one, nothing is deleted and
+ * `refused` says why.
+ */
+export async function deleteTracker(
+  database: TrackerDatabase,
+  id: string,
+  confirm: string | undefined,
+): Promise<{ refused: string } | { purge: TrackerPurge }> {
+  if (confirm === undefined) {
+    const tracker = await findTracker(database.db, id)
+    if (!tracker) throw new NotFoundError('tracker', id)
+    return {
+      refused:
+        `deleting tracker ${id} erases its whole history and cannot be undone: ` +
+        `add --confirm "${tracker.name}" (the tracker's name)`,
+    }
+  }
+  try {
+    return { purge: await purgeTrackerHistory(database.db, { trackerId: id, confirm, deletedBy: cliUser() }) }
+  } catch (error) {
+    if (error instanceof ConfirmationRequiredError) return { refused: error.message }
+    throw error
+  }
+}

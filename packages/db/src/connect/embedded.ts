@@ -35,20 +35,37 @@ export interface EmbeddedDatabase extends TrackerDatabase {
   readonly policyJobs: PolicyJobRunner
 }
 
+/** Where in a data directory the engine keeps its database files. */
+export const pgdataOf = (dataDir: string) => join(dataDir, 'pgdata')
+
+/**
+ * The engine alone, with TimescaleDB loaded, on `pgdata` (in memory when left out). The caller must
+ * hold the data directory's lock (lockDataDir) for as long as it is open.
+ */
+export async function openEngine(pgdata?: string): Promise<PGlite> {
+  const engine = await PGlite.create({
+    ...(pgdata ? { dataDir: pgdata } : {}),
+    extensions: { timescaledb },
+    parsers: textParsers,
+  })
+  try {
+    await engine.exec('CREATE EXTENSION IF NOT EXISTS timescaledb')
+    // A reopened data directory does not load the extension's library until something calls into it,
+    // so until then inserts bypass hypertable routing and TSL functions report a license error.
+    await engine.exec("LOAD 'timescaledb'")
+  } catch (error) {
+    await engine.close()
+    throw error
+  }
+  return engine
+}
+
 export async function connectEmbedded(options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
   const logger = options.logger ?? silentLogger
   const unlock = options.dataDir ? lockDataDir(options.dataDir) : () => {}
   let engine: PGlite
   try {
-    engine = await PGlite.create({
-      ...(options.dataDir ? { dataDir: join(options.dataDir, 'pgdata') } : {}),
-      extensions: { timescaledb },
-      parsers: textParsers,
-    })
-    await engine.exec('CREATE EXTENSION IF NOT EXISTS timescaledb')
-    // A reopened data directory does not load the extension's library until something calls into it,
-    // so until then inserts bypass hypertable routing and TSL functions report a license error.
-    await engine.exec("LOAD 'timescaledb'")
+    engine = await openEngine(options.dataDir ? pgdataOf(options.dataDir) : undefined)
   } catch (error) {
     unlock()
     throw error

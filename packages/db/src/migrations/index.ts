@@ -8,6 +8,7 @@ import * as apiTokens from './20261121060500_api_tokens.ts'
 import * as locationHistoryTable from './20261129060000_location_history_table.ts'
 import * as nearestCityBySegment from './20261129060100_nearest_city_by_segment.ts'
 import * as importRunsNotStarted from './20261201060000_import_runs_not_started.ts'
+import * as trackerOperations from './20261212060000_tracker_operations.ts'
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the file system) so
@@ -23,6 +24,7 @@ export const migrations: Record<string, Migration> = {
   '20261129060000_location_history_table': locationHistoryTable,
   '20261129060100_nearest_city_by_segment': nearestCityBySegment,
   '20261201060000_import_runs_not_started': importRunsNotStarted,
+  '20261212060000_tracker_operations': trackerOperations,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -80,6 +80,18 @@ export async function deactivateTracker(db: Kysely<Database>, id: string): Promi
   return tracker
 }
 
+/** Imports the tracker again from the next run on; undoes deactivateTracker. Idempotent. */
+export async function reactivateTracker(db: Kysely<Database>, id: string): Promise<Tracker> {
+  const tracker = await db
+    .updateTable('trackers')
+    .set({ is_active: true, deactivated_at: null, updated_at: new Date() })
+    .where('id', '=', id)
+    .returningAll()
+    .executeTakeFirst()
+  if (!tracker) throw new NotFoundError('tracker', id)
+  return tracker
+}
+
 export interface TrackerSighting {
   trackerId: string
   seenAt: Date

@@ -1,4 +1,4 @@
-import type { ApiTokenTable } from './api-token.table.ts'
+import type { ApiTokenTable, ApiTokenTrackerTable } from './api-token.table.ts'
 import type { ImportRunTable } from './import-run.table.ts'
 import type {
   LocationHistoryDailyView,
@@ -8,6 +8,7 @@ import type {
 } from './location-history.table.ts'
 import type { LocationReportTable } from './location-report.table.ts'
 import type { TrackerTable } from './tracker.table.ts'
+import type { TrackerDeletionTable } from './tracker-deletion.table.ts'
 import type { TrackerKeyTable } from './tracker-key.table.ts'
 
 /** Every table and view of Tracker, as Kysely sees them. */
@@ -21,4 +22,6 @@ export interface Database {
   location_history: LocationHistoryMaterialized
   import_runs: ImportRunTable
   api_tokens: ApiTokenTable
+  api_token_trackers: ApiTokenTrackerTable
+  tracker_deletions: TrackerDeletionTable
 }
