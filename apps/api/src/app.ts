@@ -44,6 +44,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     genReqId: requestIdOf,
     bodyLimit: config.limits.bodyLimitBytes,
     return503OnClosing: true,
+    logController: new Fastify.LogController({ disableRequestLogging: !config.requestLogging }),
   }) as unknown as FastifyInstance
 
   const shutdown = new AbortController()

@@ -35,6 +35,7 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
     })
     .min(1, 'KEY_ENCRYPTION_KEY must be set: 32 random bytes as base64 or hex'),
   API_GRAPHIQL: booleanVar('API_GRAPHIQL', false),
+  API_REQUEST_LOGGING: booleanVar('API_REQUEST_LOGGING', true),
   API_HISTORY_MAX_POINTS: wholeNumberVar('API_HISTORY_MAX_POINTS', 500),
   API_HISTORY_MAX_RANGE_HOURLY: durationVar('API_HISTORY_MAX_RANGE_HOURLY', '31 days'),
   API_HISTORY_MAX_RANGE_DAILY: durationVar('API_HISTORY_MAX_RANGE_DAILY', '1096 days'),
@@ -67,6 +68,8 @@ export interface ApiConfig {
   port: number
   logLevel: string
   graphiql: boolean
+  /** One log line as each request arrives and one as it completes (Fastify's request logging). */
+  requestLogging: boolean
   /** The database part of the environment, as `connectOptionsFromEnv(env, 'API')` reads it. */
   databaseEnv: Record<string, unknown>
   redisUrl: string | undefined
@@ -125,6 +128,7 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig): ApiConfig {
     port: e.API_PORT,
     logLevel: e.LOG_LEVEL,
     graphiql: e.API_GRAPHIQL,
+    requestLogging: e.API_REQUEST_LOGGING,
     databaseEnv: {
       DATABASE_URL: e.DATABASE_URL,
       DATA_DIR: e.DATA_DIR,

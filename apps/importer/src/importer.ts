@@ -56,6 +56,8 @@ export interface RunningImporter {
    * the next scheduled time.
    */
   runNow(trigger?: Trigger, options?: { waitForLockMs?: number }): Promise<ImportResult>
+  /** The run at start (IMPORT_ON_START), while and after it runs; null when there is none. */
+  readonly startupRun: Promise<ImportResult> | null
   readonly httpPort: number | null
   readonly metrics: ImporterMetrics
   /** The run in flight finishes its current batch, then everything is closed (not the database). */
@@ -186,6 +188,7 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
     })
     http = await startHealthServer({
       port: config.httpPort,
+      host: config.httpHost,
       check,
       logger,
       metrics: async () => ({
@@ -193,16 +196,17 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
         body: await metrics.registry.metrics(),
       }),
     })
-    logger.info({ port: http.port }, 'importer health and metrics listening')
+    logger.info({ host: config.httpHost, port: http.port }, 'importer health and metrics listening')
   }
 
-  if (config.runOnStart && deps.schedule !== false) void runNow('startup')
+  const startupRun = config.runOnStart && deps.schedule !== false ? runNow('startup') : null
   if (cron)
     logger.info({ schedule: config.schedule, next: cron.nextRun()?.toISOString() }, 'import scheduled')
 
   let stopping: Promise<void> | undefined
   return {
     runNow,
+    startupRun,
     get httpPort() {
       return http?.port ?? null
     },

@@ -27,6 +27,8 @@ export interface RunningStack {
   simulatorUrl: string
   demoTrackerId: string
   dataDir: string
+  /** Settles when the importer's run at start has ended (whatever its outcome). */
+  firstImport: Promise<unknown>
   stop(): Promise<void>
 }
 
@@ -85,9 +87,13 @@ export async function startStack(
       // The simulator is local: no need to space requests as for Apple's servers.
       REPORT_ENDPOINT_PAUSE: env.REPORT_ENDPOINT_PAUSE ?? '50 ms',
       API_GRAPHIQL: env.API_GRAPHIQL ?? 'true',
+      // Two lines per request would bury everything else a person reads here.
+      API_REQUEST_LOGGING: env.API_REQUEST_LOGGING ?? 'false',
       API_HOST: env.API_HOST ?? '127.0.0.1',
       API_PORT: String(settings.API_PORT),
       IMPORTER_HTTP_PORT: String(settings.IMPORTER_HTTP_PORT),
+      // Like every other port of the local stack: this machine only.
+      IMPORTER_HTTP_HOST: env.IMPORTER_HTTP_HOST ?? '127.0.0.1',
       REFRESHER_HTTP_PORT: String(settings.REFRESHER_HTTP_PORT),
       REFRESHER_HTTP_HOST: env.REFRESHER_HTTP_HOST ?? '127.0.0.1',
     }
@@ -127,6 +133,7 @@ export async function startStack(
       simulatorUrl: simulator.url,
       demoTrackerId: demo.id,
       dataDir: settings.DATA_DIR,
+      firstImport: importer.startupRun ?? Promise.resolve(),
       stop: stopAll,
     }
   } catch (error) {
