@@ -17,6 +17,10 @@ export interface ScaleSettings {
     sizes: number[]
     /** Freshness samples per kind (recent, late) and per path (refresher, direct) at each size. */
     samples: Record<number, number>
+    /** Changes of each kind (recent, late) whose upkeep is timed at each size. */
+    changes: Record<number, number>
+    /** Full refreshes of the baseline view timed at each size (about 2 minutes each at 10 000 trackers). */
+    fullRefreshes: Record<number, number>
     /** Wall-clock budget for the whole scaling figure; a size whose estimate does not fit is skipped (said so). */
     budgetS: number | null
   }
@@ -29,14 +33,26 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     decrypt: { count: 4_000, repeats: 2 },
     api: { connections: 10, durationS: 3, warmupS: 1, rounds: 2 },
     freshness: { trackers: 10, samples: 8 },
-    scaling: { sizes: [100, 1_000], samples: { 100: 3, 1000: 1 }, budgetS: null },
+    scaling: {
+      sizes: [100, 1_000],
+      samples: { 100: 5, 1000: 3 },
+      changes: { 100: 5, 1000: 3 },
+      fullRefreshes: { 100: 3, 1000: 1 },
+      budgetS: null,
+    },
   },
   medium: {
     import: { trackers: 340, reportsPerDay: 96, insertBatchSize: 2000, rounds: 1 },
     decrypt: { count: 20_000, repeats: 3 },
     api: { connections: 10, durationS: 10, warmupS: 2, rounds: 3 },
     freshness: { trackers: 10, samples: 20 },
-    scaling: { sizes: [100, 1_000, 10_000], samples: { 100: 5, 1000: 2, 10000: 1 }, budgetS: 8 * 60 },
+    scaling: {
+      sizes: [100, 1_000, 10_000],
+      samples: { 100: 10, 1000: 10, 10000: 5 },
+      changes: { 100: 10, 1000: 10, 10000: 5 },
+      fullRefreshes: { 100: 5, 1000: 3, 10000: 1 },
+      budgetS: 8 * 60,
+    },
   },
   // The figures: a 1M-report import and 10 000 trackers with a year of history. Takes long.
   large: {
@@ -44,6 +60,12 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     decrypt: { count: 100_000, repeats: 3 },
     api: { connections: 10, durationS: 20, warmupS: 3, rounds: 3 },
     freshness: { trackers: 10, samples: 30 },
-    scaling: { sizes: [100, 1_000, 10_000], samples: { 100: 10, 1000: 5, 10000: 2 }, budgetS: null },
+    scaling: {
+      sizes: [100, 1_000, 10_000],
+      samples: { 100: 20, 1000: 20, 10000: 20 },
+      changes: { 100: 20, 1000: 20, 10000: 20 },
+      fullRefreshes: { 100: 10, 1000: 5, 10000: 2 },
+      budgetS: null,
+    },
   },
 }

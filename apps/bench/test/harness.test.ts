@@ -19,7 +19,7 @@ const TINY: ScaleSettings = {
   decrypt: { count: 200, repeats: 1 },
   api: { connections: 2, durationS: 2, warmupS: 0, rounds: 1 },
   freshness: { trackers: 2, samples: 3 },
-  scaling: { sizes: [10], samples: { 10: 1 }, budgetS: null },
+  scaling: { sizes: [10], samples: { 10: 1 }, changes: { 10: 1 }, fullRefreshes: { 10: 1 }, budgetS: null },
 }
 
 describe('the benchmark harness at a tiny size', () => {
@@ -28,7 +28,8 @@ describe('the benchmark harness at a tiny size', () => {
   let report: BenchReport
   afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
-  it('runs every figure and writes the report', { timeout: 180_000 }, async () => {
+  // Six fresh databases and the importer, refresher and API on them: minutes on a loaded 2-core machine.
+  it('runs every figure and writes the report', { timeout: 300_000 }, async () => {
     report = await runBench({
       scale: 'small',
       settings: TINY,

@@ -1,8 +1,7 @@
 import { createApiToken, parseApiEnv, type RunningApi, startApi } from '@tracker/api'
 import { PrivateKeyCipher } from '@tracker/db'
+import { hourlyTierStart, selectHistory } from '@tracker/history'
 import { InProcessLockService } from '@tracker/locks'
-// The SQL behind locationHistoryAggregated, run alone (the API does not export its repositories).
-import { selectHistory } from '../../../api/src/repositories/history.repository.ts'
 import { withBenchDatabase } from '../bench-database.ts'
 import type { BenchContext } from '../context.ts'
 import { duration, formatNumber } from '../format.ts'
@@ -110,12 +109,14 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
         db500: { url: `${uncachedApi.address}/graphql`, body: historyBody(tracker500) },
       }
       await checkAnswers(http, headers, { api30: 30, api500: 500, db30: 30, db500: 500 })
+      // The SQL behind locationHistoryAggregated, called as the API's history service calls it.
       const sql = (t: typeof tracker30) => () =>
         selectHistory(database.db, {
           trackerId: t.id,
           from: t.from,
           to: t.to,
           bucketSize: '1 day',
+          tierStart: hourlyTierStart(new Date()),
           limit: 501,
         })
       const rowsOf = async (t: typeof tracker30) => (await sql(t)()).length

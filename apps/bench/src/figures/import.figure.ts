@@ -22,6 +22,7 @@ import type { ScaleSettings } from '../scales.ts'
 import { startSimulatorProcess } from '../simulator-process.ts'
 import { median, ratio, round } from '../stats.ts'
 import { removeNow, removeOnExit } from '../temp-files.ts'
+import { measureRefresherShare, NEW_HOURS, type RefresherShare } from './refresher-share.ts'
 
 const SEED = 8
 const DAYS = 7
@@ -48,6 +49,8 @@ export interface ImportRound {
     outcome: string
   }
   steady: ImportRun & { inserted: number; duplicates: number; outcome: string }
+  /** Steady-state runs with and without the refresher (its share of the run). */
+  refresher: RefresherShare
   bare: ImportRun & { statements: number }
 }
 
@@ -130,8 +133,10 @@ export async function importFigure(
       note: `ratio: peak RSS over the bare run's peak; both include the geocoder index and the database engine when embedded, the importer also its decrypt workers${flat ? '' : ', whose garbage is collected lazily (their RSS rises, then falls back): a run this short cannot tell that from a leak; --scale large (1M reports) can, and the JSON has the RSS curve'}`,
     },
   ]
+  rows.push(...refresherRows(rounds.map((r) => r.refresher)))
   const notes = [
     `${formatNumber(reports)} genuinely encrypted reports of ${settings.trackers} simulated trackers over ${DAYS} days (${settings.reportsPerDay} a day, with gaps), served by the simulator in a separate process, ${REQUEST_IDS} ids per request, REPORT_ENDPOINT_PAUSE 10 ms; statements of ${settings.insertBatchSize} rows.`,
+    `The refresher rows: the importer's database (every report stored) gets its history materialized once as the periodic refresh would (aggregates over 48 h and 7 days, location_history built); then the newest ${NEW_HOURS} hours of reports are deleted before each of four steady-state runs (without, with, with, without the refresher; medians), so each run stores them again as a 6-hourly poll does: its inserts notify per tracker and hour, and at the end the importer announces its window with the trackers it touched (a notification per 150 trackers). The refresher (startRefresher, default settings, its periodic refresh not due) is started before the run and has finished its start-up catch-up. Statement time = the sum of the refresher's RefreshEvent durations (aggregate refreshes and location_history upkeeps) from the import's start until the refresher is idle, over the import's wall time. On the embedded engine those statements run in the same single database session as the importer's, in this process: while one runs the importer's next statement waits, so the share is time the import shared the engine, not CPU of another core. Process CPU (process.cpuUsage, every thread of this process: importer, decrypt workers, engine, refresher) is measured with the refresher until it is idle, without it until the import returns; their difference is the refresher's cost, noise included.`,
   ]
   if (!consistent)
     notes.push(
@@ -188,6 +193,7 @@ async function importRound(ctx: BenchContext, settings: ScaleSettings['import'])
     let steady: ImportResult
     let firstRss: RssSummary
     let steadyRss: RssSummary
+    let refresher: RefresherShare
     try {
       await createTrackers(importerDb.database)
       const config = parseImporterEnv({
@@ -218,6 +224,12 @@ async function importRound(ctx: BenchContext, settings: ScaleSettings['import'])
         sampler = await RssSampler.start()
         steady = await importer.runNow('manual')
         steadyRss = await sampler.stop()
+        refresher = await measureRefresherShare(
+          ctx,
+          importerDb.database,
+          () => importer.runNow('manual'),
+          nowMs,
+        )
       } finally {
         await importer.stop()
       }
@@ -277,6 +289,7 @@ async function importRound(ctx: BenchContext, settings: ScaleSettings['import'])
         outcome: steady.outcome,
         rss: steadyRss,
       },
+      refresher,
       bare: { ...bare, durationMs: round(bare.durationMs), reportsPerS: round(bare.reportsPerS) },
     }
   } finally {
@@ -324,4 +337,64 @@ async function baselineStatements(
     for (let i = 0; i < rows.length; i += batchSize) statements.push(rows.slice(i, i + batchSize))
   }
   return statements
+}
+
+/** The refresher's share of a steady-state import: its statements' time, and process CPU with vs without it. */
+function refresherRows(shares: RefresherShare[]): FigureRow[] {
+  const m = (pick: (s: RefresherShare) => number) => round(median(shares.map(pick)))
+  const statementsMs = m((s) => s.with.statementsMs)
+  const importMs = m((s) => s.with.importMs)
+  const share = m((s) => s.with.share)
+  const cpuWith = m((s) => s.with.cpuMs)
+  const cpuWithout = m((s) => s.without.cpuMs)
+  const untilIdle = m((s) => s.with.untilIdleMs)
+  const wallWithout = m((s) => s.without.importMs)
+  const runs = shares.flatMap((s) => s.runs.filter((r) => r.refresher))
+  const inserted = median(runs.map((r) => r.inserted))
+  const notifications = median(runs.map((r) => r.notifications))
+  const statements = median(runs.map((r) => r.statements.length))
+  const afterImportMs = round(median(runs.map((r) => r.statementsAfterImportMs)))
+  const allStored = shares[0]!.allStored
+  const percent = (v: number) => `${formatNumber(v * 100)}%`
+  return [
+    {
+      id: 'import.refresher.share',
+      label: `refresher during a steady-state import (newest ${NEW_HOURS} h new again: ${formatNumber(inserted)} reports, ${formatNumber(notifications)} notifications)`,
+      measured: {
+        value: statementsMs,
+        unit: 'ms',
+        text: `${duration(statementsMs)} of statements (${formatNumber(statements)}), ${percent(share)} of the import's wall time`,
+      },
+      baseline: {
+        label: "the import's wall time, same run",
+        value: importMs,
+        unit: 'ms',
+        text: duration(importMs),
+      },
+      // The share: per run, statement time over that run's wall time (median of the runs).
+      ratio: share,
+      target: null,
+      verdict: 'info',
+      note: `${duration(afterImportMs)} of the statements ran after the import had returned (the queue draining); with every report already stored (the steady-state row above) the run inserted ${formatNumber(allStored.inserted)} reports, ${formatNumber(allStored.notifications)} notifications came, the refresher ran ${allStored.statements.length} statements (${duration(allStored.statementsMs)})`,
+    },
+    {
+      id: 'import.refresher.cpu',
+      label: 'process CPU of that import, refresher running (until idle)',
+      measured: {
+        value: cpuWith,
+        unit: 'ms',
+        text: `${duration(cpuWith)} CPU in ${duration(untilIdle)} (import ${duration(importMs)}, then the refresher until idle)`,
+      },
+      baseline: {
+        label: 'the same import without the refresher',
+        value: cpuWithout,
+        unit: 'ms',
+        text: `${duration(cpuWithout)} CPU in ${duration(wallWithout)}`,
+      },
+      ratio: ratio(cpuWith, cpuWithout),
+      target: null,
+      verdict: 'info',
+      note: `difference ${duration(cpuWith - cpuWithout)} of CPU: the embedded engine runs both apps' statements in this process, so CPU is only separable as with vs without`,
+    },
+  ]
 }
