@@ -1,4 +1,10 @@
-import { PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import {
+  connectOptionsFromEnv,
+  ensureKeyEncryptionKey,
+  localStackKeyHint,
+  PrivateKeyCipher,
+  type TrackerDatabase,
+} from '@tracker/db'
 import { HistoryEngine } from '@tracker/history'
 import type { LockService } from '@tracker/locks'
 import Fastify, { type FastifyInstance } from 'fastify'
@@ -39,6 +45,11 @@ declare module 'fastify' {
  */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const { config } = deps
+  // A KEY_ENCRYPTION_KEY that is not the database's could neither show which keys open nor seal
+  // new ones that the importer can open: refused at start (its check value is recorded on first use).
+  const hint = localStackKeyHint(connectOptionsFromEnv(config.databaseEnv, 'API'))
+  const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey, 'KEY_ENCRYPTION_KEY', hint)
+  await ensureKeyEncryptionKey(deps.database.db, cipher, { hint })
   const app = Fastify({
     loggerInstance: deps.logger,
     genReqId: requestIdOf,
@@ -77,7 +88,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     history,
     locks: deps.locks,
     config,
-    cipher: PrivateKeyCipher.fromSecret(config.keyEncryptionKey),
+    cipher,
     logger: deps.logger,
     shutdown: shutdown.signal,
     historyCache: historyPages,

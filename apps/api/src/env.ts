@@ -22,18 +22,17 @@ export class ApiConfigError extends Error {
   readonly code = 'INVALID_API_CONFIG'
 }
 
+const KEY_ENCRYPTION_KEY_MISSING =
+  "KEY_ENCRYPTION_KEY must be set: the key (32 bytes as base64 or hex) that seals the database's tracker " +
+  'private keys (the local stack, npm run demo, keeps its key as keyEncryptionKey in .tracker-data/local-stack.json)'
+
 export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_HOST: z.string().min(1).default('0.0.0.0'),
   API_PORT: portVar('API_PORT', 4000),
   LOG_LEVEL: logLevelVar(),
   REDIS_URL: redisUrlVar(),
   REDIS_KEY_PREFIX: redisKeyPrefixVar(),
-  KEY_ENCRYPTION_KEY: z
-    .string({
-      error:
-        'KEY_ENCRYPTION_KEY must be set: 32 random bytes as base64 or hex (the key that seals tracker private keys)',
-    })
-    .min(1, 'KEY_ENCRYPTION_KEY must be set: 32 random bytes as base64 or hex'),
+  KEY_ENCRYPTION_KEY: z.string({ error: KEY_ENCRYPTION_KEY_MISSING }).min(1, KEY_ENCRYPTION_KEY_MISSING),
   API_GRAPHIQL: booleanVar('API_GRAPHIQL', false),
   API_REQUEST_LOGGING: booleanVar('API_REQUEST_LOGGING', true),
   API_HISTORY_MAX_POINTS: wholeNumberVar('API_HISTORY_MAX_POINTS', 500),

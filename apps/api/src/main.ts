@@ -74,6 +74,13 @@ async function serve(): Promise<void> {
     logger,
     config,
     ...(locks instanceof RedisLockService ? { rateLimitRedis: locks.redis } : {}),
+  }).catch(async (error: Error & { code?: string }) => {
+    // A configuration mistake (e.g. a KEY_ENCRYPTION_KEY that is not the database's): its message, no stack.
+    if (error.code !== 'KEY_ENCRYPTION_KEY_MISMATCH' && error.code !== 'INVALID_KEY_ENCRYPTION_KEY')
+      throw error
+    await locks.close()
+    await database.close()
+    return fail(error.message)
   })
   closeWithGrace({ delay: 15_000, logger }, async ({ signal, err }) => {
     if (err) logger.error({ err }, 'shutting down after an error')

@@ -1,5 +1,14 @@
 import { availableParallelism, hostname } from 'node:os'
-import { PrivateKeyCipher, sql, type TrackerDatabase, verifyCipherOpensStoredKeys } from '@tracker/db'
+import {
+  ensureKeyEncryptionKey,
+  listImportableKeys,
+  localStackKeyHint,
+  openStoredKeys,
+  PrivateKeyCipher,
+  sql,
+  type TrackerDatabase,
+  type UnreadableKey,
+} from '@tracker/db'
 import {
   decryptReports,
   type EndpointReport,
@@ -68,8 +77,15 @@ export interface RunningImporter {
 export async function startImporter(deps: ImporterDependencies): Promise<RunningImporter> {
   const { config, logger } = deps
   logger.info({ config: describeConfig(config) }, 'importer starting')
-  const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey)
-  await verifyCipherOpensStoredKeys(deps.database.db, cipher)
+  // A wrong KEY_ENCRYPTION_KEY is a configuration mistake: refused here. One key that cannot be
+  // opened is not: it is skipped by every run and reported (log, /health, the run's ledger).
+  const hint = localStackKeyHint(config.connect)
+  const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey, 'KEY_ENCRYPTION_KEY', hint)
+  const check = await ensureKeyEncryptionKey(deps.database.db, cipher, { hint })
+  if (check === 'recorded')
+    logger.info({ fingerprint: cipher.fingerprint }, 'recorded the check value of KEY_ENCRYPTION_KEY')
+  const unreadableKeys = new UnreadableKeys(logger)
+  unreadableKeys.update(openStoredKeys(cipher, await listImportableKeys(deps.database.db)).unreadable)
   // The late horizon follows the raw retention the database really has, if it is stricter.
   const { effective: retention } = await resolveDatabaseRetention(deps.database, config.retention, logger)
   const source = deps.source ?? endpointClient(config, logger)
@@ -127,6 +143,7 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
         geocoder,
         logger,
         owner,
+        onUnreadableKeys: (keys) => unreadableKeys.update(keys),
         settings: {
           lookbackDays: config.lookbackDays,
           insertBatchSize: config.insertBatchSize,
@@ -185,6 +202,7 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
       // Runs cannot start without it, but they are retried: degraded, not down.
       lock: { ...(await probe(async () => deps.locks.ping?.())), impact: 'degraded' },
       lastRun: lastRunCheck(lastResult, retry.at),
+      keys: unreadableKeys.check(),
     })
     http = await startHealthServer({
       port: config.httpPort,
@@ -224,6 +242,42 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
       })()
       return stopping
     },
+  }
+}
+
+/**
+ * The active keys that cannot be opened, as the last look at them found (at start, then each run):
+ * each is logged once while it stays unreadable, and shown by /health.
+ */
+class UnreadableKeys {
+  #current = new Map<string, UnreadableKey>()
+  readonly #logger: Logger
+  constructor(logger: Logger) {
+    this.#logger = logger
+  }
+
+  update(keys: readonly UnreadableKey[]): void {
+    const next = new Map(keys.map((key) => [key.hashedAdvKey, key]))
+    for (const key of next.values()) {
+      if (this.#current.has(key.hashedAdvKey)) continue
+      this.#logger.error(
+        { hashedAdvKey: key.hashedAdvKey, trackerId: key.trackerId, reason: key.reason, detail: key.message },
+        'a stored private key cannot be opened: its reports are skipped until it is replaced',
+      )
+    }
+    this.#current = next
+  }
+
+  /** Unreadable keys degrade the importer (the others are imported), they do not make it unhealthy. */
+  check(): HealthCheckResult {
+    const unreadable = [...this.#current.values()].map(({ hashedAdvKey, trackerId, reason }) => ({
+      hashedAdvKey,
+      trackerId,
+      reason,
+    }))
+    return unreadable.length === 0
+      ? { ok: true, detail: { unreadable: 0 } }
+      : { ok: false, impact: 'degraded', detail: { unreadable: unreadable.length, keys: unreadable } }
   }
 }
 

@@ -1,5 +1,11 @@
 import { parseArgs } from 'node:util'
-import { connectDatabase, PrivateKeyCipher, parseDuration, type TrackerDatabase } from '@tracker/db'
+import {
+  connectDatabase,
+  localStackKeyHint,
+  PrivateKeyCipher,
+  parseDuration,
+  type TrackerDatabase,
+} from '@tracker/db'
 import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
 import pino, { type Logger } from 'pino'
 import { type ImporterConfig, parseImporterEnv } from './env.ts'
@@ -82,6 +88,9 @@ async function trackersCommand(args: string[], config: ImporterConfig, logger: L
     },
     allowPositionals: true,
   })
+  // Sealing keys: with the database's key only (checked before anything is written).
+  const hint = localStackKeyHint(config.connect)
+  const sealing = () => PrivateKeyCipher.fromSecret(config.keyEncryptionKey, 'KEY_ENCRYPTION_KEY', hint)
   return withDatabase(config, logger, async (database) => {
     switch (action) {
       case 'list': {
@@ -94,16 +103,14 @@ async function trackersCommand(args: string[], config: ImporterConfig, logger: L
       }
       case 'add': {
         if (!values.name) throw new Error('trackers add needs --name')
-        const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey)
-        const tracker = await addTracker(database, cipher, values.name, values.key ?? [])
+        const tracker = await addTracker(database, sealing(), values.name, values.key ?? [], { hint })
         console.log(`added tracker ${tracker.id} (${tracker.name}) with ${values.key?.length ?? 0} key(s)`)
         return 0
       }
       case 'import': {
         const file = positionals[0]
         if (!file) throw new Error('trackers import needs a FILE')
-        const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey)
-        const created = await importKeyFile(database, cipher, file, values.name)
+        const created = await importKeyFile(database, sealing(), file, values.name, { hint })
         for (const tracker of created) console.log(`added tracker ${tracker.id} (${tracker.name})`)
         return 0
       }

@@ -343,7 +343,9 @@ describe('start-up checks', () => {
         http: false,
         schedule: false,
       }),
-    ).rejects.toThrow(/cannot be decrypted with this KEY_ENCRYPTION_KEY/)
+    ).rejects.toThrow(
+      /KEY_ENCRYPTION_KEY \(fingerprint \w+\) is not the key this database's tracker keys are sealed with/,
+    )
     const missing = { ...fixture.config, keyEncryptionKey: undefined }
     await expect(
       startImporter({

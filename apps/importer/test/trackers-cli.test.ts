@@ -86,13 +86,40 @@ describe('importer trackers CLI', () => {
     expect(JSON.parse((await run(['trackers', 'list', '--json'])).stdout).length).toBe(before)
   })
 
-  it('without KEY_ENCRYPTION_KEY adding a key is a clear error', async () => {
+  it('without KEY_ENCRYPTION_KEY adding a key is a clear error that says where the local stack keeps its key', async () => {
     const key = simulatedTrackers({ seed: 6, trackers: 1 })[0]!.keys[0]!.privateKey.toString('base64')
-    await expect(
-      run(['trackers', 'add', '--name', 'x', '--key', key], { KEY_ENCRYPTION_KEY: '' }),
-    ).rejects.toMatchObject({
-      stderr: expect.stringContaining('KEY_ENCRYPTION_KEY is not set'),
+    const refused = await run(['trackers', 'add', '--name', 'x', '--key', key], {
+      KEY_ENCRYPTION_KEY: '',
+    }).catch((error: { stderr: string }) => error)
+    expect(refused.stderr).toContain('KEY_ENCRYPTION_KEY is not set')
+    expect(refused.stderr).toContain('keyEncryptionKey in .tracker-data/local-stack.json')
+  })
+
+  it('with another KEY_ENCRYPTION_KEY, add and import are refused before anything is written', async () => {
+    const stored = async () => {
+      const list = JSON.parse((await run(['trackers', 'list', '--json'])).stdout) as { keys: string[] }[]
+      return { trackers: list.length, keys: list.flatMap((t) => t.keys).sort() }
+    }
+    // A key sealed with this database's key (which records its check value, if no earlier test did).
+    const mine = simulatedTrackers({ seed: 9, trackers: 1 })[0]!.keys[0]!.privateKey.toString('base64')
+    await run(['trackers', 'add', '--name', 'Mine', '--key', mine])
+    const before = await stored()
+    const other = PrivateKeyCipher.generateSecret()
+    const fresh = simulatedTrackers({ seed: 8, trackers: 1 })[0]!
+    const added = await run(
+      ['trackers', 'add', '--name', 'Other key', '--key', fresh.keys[0]!.privateKey.toString('base64')],
+      { KEY_ENCRYPTION_KEY: other },
+    ).catch((error: { stderr: string; stdout: string }) => error)
+    expect(added.stdout).not.toContain('added tracker')
+    expect(added.stderr).toMatch(
+      /KEY_ENCRYPTION_KEY \(fingerprint \w+\) is not the key this database's tracker keys are sealed with \(fingerprint \w+\)\. Set KEY_ENCRYPTION_KEY to that key; nothing was written\./,
+    )
+    const file = join(dir, 'other.json')
+    writeFileSync(file, toAccessoriesJson([fresh]))
+    await expect(run(['trackers', 'import', file], { KEY_ENCRYPTION_KEY: other })).rejects.toMatchObject({
+      stderr: expect.stringContaining('is not the key this database'),
     })
+    expect(await stored()).toEqual(before)
   })
 
   it('--help prints the usage and exits 0', async () => {

@@ -1,7 +1,7 @@
 import { randomInt } from 'node:crypto'
 import { existsSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { PrivateKeyCipher } from '@tracker/db'
+import { LOCAL_STACK_STATE_FILE, PrivateKeyCipher } from '@tracker/db'
 
 /**
  * What the local stack keeps next to its database so that a second start continues where the first
@@ -15,7 +15,7 @@ export interface DemoState {
   createdAt: string
 }
 
-export const stateFile = (dataDir: string) => join(dataDir, 'local-stack.json')
+export const stateFile = (dataDir: string) => join(dataDir, LOCAL_STACK_STATE_FILE)
 
 export function loadOrCreateState(dataDir: string): { state: DemoState; created: boolean } {
   const path = stateFile(dataDir)

@@ -1,7 +1,7 @@
 import {
   createTrackerWithKeys,
   listImportableKeys,
-  openTrackerKey,
+  openStoredKeys,
   type PrivateKeyCipher,
   type TrackerDatabase,
 } from '@tracker/db'
@@ -28,7 +28,9 @@ export async function ensureDemoTrackers(
 
 /**
  * The simulator's view of the trackers: every active tracker's public keys, taken from the database
- * (opened with the cipher), so trackers added through the API or the CLI get reports too.
+ * (opened with the cipher), so trackers added through the API or the CLI get reports too. A key that
+ * cannot be opened (e.g. the README's manual test stores one by hand) has no reports to simulate;
+ * the importer reports it.
  */
 export async function simulatorTrackers(
   database: TrackerDatabase,
@@ -38,8 +40,8 @@ export async function simulatorTrackers(
     string,
     SimulatedTrackerInput & { keys: { advertisementKey: Buffer; hashedAdvKey: string }[] }
   >()
-  for (const stored of await listImportableKeys(database.db)) {
-    const opened = openTrackerKey(cipher, stored)
+  const { opened: keys } = openStoredKeys(cipher, await listImportableKeys(database.db))
+  for (const opened of keys) {
     const pair = keyPairFromPrivateKey(opened.privateKey)
     const entry = byTracker.get(opened.trackerId) ?? { keys: [] }
     entry.keys.push({ advertisementKey: pair.advertisementKey, hashedAdvKey: pair.hashedAdvKey })

@@ -3,6 +3,7 @@ import {
   applyStoragePolicies,
   connectEmbedded,
   type EmbeddedDatabase,
+  ensureKeyEncryptionKey,
   migrateToLatest,
   PrivateKeyCipher,
   retentionConfigFromEnv,
@@ -64,6 +65,14 @@ export async function startStack(
     const cipher = PrivateKeyCipher.fromSecret(state.keyEncryptionKey)
     await migrateToLatest(database.db)
     await applyStoragePolicies(database.db, retention)
+    // The state file's key must be the one the data directory's keys are sealed with (its check
+    // value is recorded on first start): a replaced or lost state file is said so, not a crash later.
+    await ensureKeyEncryptionKey(database.db, cipher, {
+      variable: `keyEncryptionKey in ${stateFile(settings.DATA_DIR)}`,
+      hint: created
+        ? ` That file was created anew on this start, so the one this data directory was set up with is gone: restore it, or start over with an empty DATA_DIR (remove ${settings.DATA_DIR}).`
+        : ` Restore the file this data directory was set up with, or start over with an empty DATA_DIR (remove ${settings.DATA_DIR}).`,
+    })
     const added = await ensureDemoTrackers(database, cipher, state.simulatorSeed, settings.DEMO_TRACKERS)
     if (added > 0) log.info({ trackers: added }, 'created demo trackers')
     const apiToken = await ensureApiToken(database, settings.DATA_DIR, state)

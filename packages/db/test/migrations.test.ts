@@ -49,6 +49,7 @@ describe('migrations', () => {
     'api_token_trackers',
     'api_tokens',
     'import_runs',
+    'key_encryption_check',
     'location_history',
     'location_history_daily',
     'location_history_hourly',

@@ -322,7 +322,21 @@ export type TrackerKey = {
   hashedAdvKey: Scalars['String']['output'];
   isActive: Scalars['Boolean']['output'];
   createdAt: Scalars['DateTime']['output'];
+  /** Whether the stored private key opens with the configured KEY_ENCRYPTION_KEY; the importer skips a key that does not. */
+  status: TrackerKeyStatus;
 };
+
+/**
+ * Whether a stored private key can be used. A key that cannot is skipped by the importer (its reports
+ * are not imported; the tracker's other keys are) and listed in the import runs' `unreadableKeys`.
+ */
+export type TrackerKeyStatus =
+  /** It opens with the configured KEY_ENCRYPTION_KEY: its reports are imported. */
+  | 'READABLE'
+  /** Stored in no format Tracker writes (e.g. inserted by hand in SQL): replace it with the real key. */
+  | 'UNKNOWN_FORMAT'
+  /** It does not open with the configured KEY_ENCRYPTION_KEY: sealed with another key, or damaged. */
+  | 'UNDECRYPTABLE';
 
 export type TrackerConnection = {
   __typename?: 'TrackerConnection';
@@ -387,6 +401,8 @@ export type ImportRun = {
   /** Reports rejected in the run, counted by reason. */
   rejected: Array<RejectedCount>;
   sourceErrors: Array<SourceError>;
+  /** Keys the run could not open and skipped; the other keys were imported. */
+  unreadableKeys: Array<UnreadableKey>;
   windowFrom?: Maybe<Scalars['DateTime']['output']>;
   windowTo?: Maybe<Scalars['DateTime']['output']>;
   error?: Maybe<Scalars['String']['output']>;
@@ -405,6 +421,17 @@ export type SourceError = {
   message: Scalars['String']['output'];
   status?: Maybe<Scalars['Int']['output']>;
   at: Scalars['String']['output'];
+};
+
+/** A stored key an import run could not open. */
+export type UnreadableKey = {
+  __typename?: 'UnreadableKey';
+  hashedAdvKey: Scalars['String']['output'];
+  trackerId: Scalars['ID']['output'];
+  /** UNKNOWN_FORMAT or UNDECRYPTABLE. */
+  status: TrackerKeyStatus;
+  /** Why, as the importer logged it. */
+  message: Scalars['String']['output'];
 };
 
 export type ImportRunConnection = {
@@ -553,6 +580,7 @@ export type ResolversTypes = {
   BatteryLevel: BatteryLevel;
   Tracker: ResolverTypeWrapper<TrackerModel>;
   TrackerKey: ResolverTypeWrapper<TrackerKey>;
+  TrackerKeyStatus: TrackerKeyStatus;
   TrackerConnection: ResolverTypeWrapper<Omit<TrackerConnection, 'nodes'> & { nodes: Array<ResolversTypes['Tracker']> }>;
   LocationReport: ResolverTypeWrapper<LocationReportModel>;
   LocationReportConnection: ResolverTypeWrapper<Omit<LocationReportConnection, 'nodes'> & { nodes: Array<ResolversTypes['LocationReport']> }>;
@@ -561,6 +589,7 @@ export type ResolversTypes = {
   ImportRun: ResolverTypeWrapper<ImportRun>;
   RejectedCount: ResolverTypeWrapper<RejectedCount>;
   SourceError: ResolverTypeWrapper<SourceError>;
+  UnreadableKey: ResolverTypeWrapper<UnreadableKey>;
   ImportRunConnection: ResolverTypeWrapper<ImportRunConnection>;
   ApiTokenScope: ApiTokenScope;
   ApiToken: ResolverTypeWrapper<ApiToken>;
@@ -592,6 +621,7 @@ export type ResolversParentTypes = {
   ImportRun: ImportRun;
   RejectedCount: RejectedCount;
   SourceError: SourceError;
+  UnreadableKey: UnreadableKey;
   ImportRunConnection: ImportRunConnection;
   ApiToken: ApiToken;
   CreatedApiToken: CreatedApiToken;
@@ -682,6 +712,7 @@ export type TrackerKeyResolvers<ContextType = GraphQLContext, ParentType extends
   hashedAdvKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   isActive?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   createdAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['TrackerKeyStatus'], ParentType, ContextType>;
 };
 
 export type TrackerConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrackerConnection'] = ResolversParentTypes['TrackerConnection']> = {
@@ -724,6 +755,7 @@ export type ImportRunResolvers<ContextType = GraphQLContext, ParentType extends 
   reportsDuplicate?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   rejected?: Resolver<Array<ResolversTypes['RejectedCount']>, ParentType, ContextType>;
   sourceErrors?: Resolver<Array<ResolversTypes['SourceError']>, ParentType, ContextType>;
+  unreadableKeys?: Resolver<Array<ResolversTypes['UnreadableKey']>, ParentType, ContextType>;
   windowFrom?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   windowTo?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -739,6 +771,13 @@ export type SourceErrorResolvers<ContextType = GraphQLContext, ParentType extend
   message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   status?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   at?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+};
+
+export type UnreadableKeyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['UnreadableKey'] = ResolversParentTypes['UnreadableKey']> = {
+  hashedAdvKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  trackerId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  status?: Resolver<ResolversTypes['TrackerKeyStatus'], ParentType, ContextType>;
+  message?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
 };
 
 export type ImportRunConnectionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['ImportRunConnection'] = ResolversParentTypes['ImportRunConnection']> = {
@@ -792,6 +831,7 @@ export type Resolvers<ContextType = GraphQLContext> = {
   ImportRun?: ImportRunResolvers<ContextType>;
   RejectedCount?: RejectedCountResolvers<ContextType>;
   SourceError?: SourceErrorResolvers<ContextType>;
+  UnreadableKey?: UnreadableKeyResolvers<ContextType>;
   ImportRunConnection?: ImportRunConnectionResolvers<ContextType>;
   ApiToken?: ApiTokenResolvers<ContextType>;
   CreatedApiToken?: CreatedApiTokenResolvers<ContextType>;

@@ -1,5 +1,6 @@
 import type { ImportRun } from '@tracker/db'
 import type { ImportRun as ImportRunType } from '../graphql/schema.generated.ts'
+import { toUnreadableKey } from './tracker.mapper.ts'
 
 export function toImportRun(row: ImportRun): ImportRunType {
   return {
@@ -25,6 +26,7 @@ export function toImportRun(row: ImportRun): ImportRunType {
       status: e.status ?? null,
       at: e.at,
     })),
+    unreadableKeys: (row.unreadable_keys ?? []).map(toUnreadableKey),
     windowFrom: row.window_from,
     windowTo: row.window_to,
     error: row.error,

@@ -64,9 +64,15 @@ export async function selectTrackerPage(
   return query.execute()
 }
 
-export type TrackerKeyListRow = Pick<TrackerKey, 'tracker_id' | 'hashed_adv_key' | 'is_active' | 'created_at'>
+export type TrackerKeyListRow = Pick<
+  TrackerKey,
+  'tracker_id' | 'hashed_adv_key' | 'is_active' | 'created_at' | 'private_key_encrypted'
+>
 
-/** The keys of many trackers in one query (the Tracker.keys loader); never their private keys. */
+/**
+ * The keys of many trackers in one query (the Tracker.keys loader), sealed: their private keys are
+ * only opened to tell whether they can be, never returned.
+ */
 export async function selectKeysOfTrackers(
   db: Kysely<Database>,
   trackerIds: readonly string[],
@@ -74,7 +80,7 @@ export async function selectKeysOfTrackers(
   if (trackerIds.length === 0) return []
   const rows = await db
     .selectFrom('tracker_keys')
-    .select(['tracker_id', 'hashed_adv_key', 'is_active', 'created_at'])
+    .select(['tracker_id', 'hashed_adv_key', 'is_active', 'created_at', 'private_key_encrypted'])
     .where('tracker_id', 'in', [...new Set(trackerIds)])
     .orderBy('created_at')
     .orderBy('hashed_adv_key')

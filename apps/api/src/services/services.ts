@@ -51,6 +51,7 @@ export function createServices(deps: ServiceDeps) {
       pagination: config.pagination,
       maxKeysPerMutation: config.limits.maxKeysPerMutation,
       status: config.status,
+      logger: deps.logger,
     }),
     reports: createReportService(db, {
       rawRetentionMs: deps.history.retention.rawRetentionMs,

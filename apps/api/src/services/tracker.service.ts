@@ -4,9 +4,12 @@ import {
   type Database,
   DuplicateKeyError,
   deactivateTracker,
+  ensureKeyEncryptionKey,
   findTracker,
   findTrackersByIds,
   getTracker,
+  KeyEncryptionKeyMismatchError,
+  type Logger,
   type PrivateKeyCipher,
   reactivateTracker,
   removeTrackerKey,
@@ -14,7 +17,7 @@ import {
 } from '@tracker/db'
 import type { FindMyKeyPair } from '@tracker/findmy'
 import type { Kysely } from 'kysely'
-import { BadUserInputError, NotFoundApiError } from '../errors.ts'
+import { BadUserInputError, NotFoundApiError, ServiceUnavailableError } from '../errors.ts'
 import type { Page, TrackerModel } from '../graphql/models.ts'
 import type { TrackerKey } from '../graphql/schema.generated.ts'
 import { toTrackerKey, toTrackerModel } from '../mappers/tracker.mapper.ts'
@@ -31,6 +34,7 @@ export interface TrackerServiceOptions {
   pagination: { defaultPageSize: number; maxPageSize: number }
   maxKeysPerMutation: number
   status: StatusThresholds
+  logger?: Logger
 }
 
 function trackerName(name: string): string {
@@ -64,6 +68,21 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
     return tracker
   }
 
+  // Keys sealed with another key than the database's could never be opened: refused before
+  // anything is written (checked at start too; this catches a database set up since with another).
+  const sealingWithTheDatabasesKey = async () => {
+    try {
+      await ensureKeyEncryptionKey(db, options.cipher)
+    } catch (error) {
+      if (!(error instanceof KeyEncryptionKeyMismatchError)) throw error
+      options.logger?.error({ err: error }, 'refused to seal tracker keys')
+      throw new ServiceUnavailableError(
+        "The server's KEY_ENCRYPTION_KEY is not the key this database's tracker keys are sealed with, " +
+          'so it cannot store keys; nothing was stored. Its operator must correct KEY_ENCRYPTION_KEY.',
+      )
+    }
+  }
+
   return {
     async get(id: string): Promise<TrackerModel> {
       return toTrackerModel(await existing(id))
@@ -77,7 +96,11 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
 
     async keysOf(ids: readonly string[]): Promise<TrackerKey[][]> {
       const lists = await selectKeysOfTrackers(db, ids)
-      return lists.map((rows) => rows.map(toTrackerKey))
+      return lists.map((rows) =>
+        rows.map((row) =>
+          toTrackerKey(row, options.cipher.readability(row.private_key_encrypted, row.hashed_adv_key)),
+        ),
+      )
     },
 
     async list(
@@ -121,6 +144,7 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
           { argument: 'privateKeys', max: options.maxKeysPerMutation },
         )
       }
+      await sealingWithTheDatabasesKey()
       const tracker = await refusingDuplicates(() =>
         createTrackerWithKeys(db, options.cipher, { name, keys: input.privateKeys.map(plainKey) }),
       )
@@ -141,6 +165,7 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
 
     async addKey(trackerId: string, pair: FindMyKeyPair): Promise<TrackerModel> {
       const id = requireId('tracker', trackerId)
+      await sealingWithTheDatabasesKey()
       await refusingDuplicates(() => addTrackerKeys(db, options.cipher, id, [plainKey(pair)]))
       return toTrackerModel(await getTracker(db, id))
     },

@@ -6,6 +6,7 @@ import type {
   Kysely,
   RejectedCounts,
   SourceError,
+  UnreadableKey,
 } from '@tracker/db'
 
 /**
@@ -20,6 +21,8 @@ export interface RunTotals {
   reportsDuplicate: number
   rejected: RejectedCounts
   sourceErrors: SourceError[]
+  /** Keys the run could not open and skipped. */
+  unreadableKeys: UnreadableKey[]
   windowFrom: Date | null
   windowTo: Date | null
 }
@@ -123,6 +126,7 @@ function totalsColumns(totals: RunTotals) {
     reports_duplicate: totals.reportsDuplicate,
     rejected: JSON.stringify(totals.rejected),
     source_errors: JSON.stringify(totals.sourceErrors),
+    unreadable_keys: JSON.stringify(totals.unreadableKeys),
     window_from: totals.windowFrom,
     window_to: totals.windowTo,
   }

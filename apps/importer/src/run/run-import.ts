@@ -4,13 +4,14 @@ import {
   type ImportRun,
   type ImportRunTrigger,
   listImportableKeys,
-  openTrackerKey,
+  openStoredKeys,
   type PrivateKeyCipher,
   type RetentionConfig,
   recordTrackerSighting,
   type SourceError,
   safeLateHorizonMs,
   type TrackerDatabase,
+  type UnreadableKey,
 } from '@tracker/db'
 import type { BatchResult } from '@tracker/findmy'
 import type { Geocoder } from '@tracker/geocoder'
@@ -70,6 +71,11 @@ export interface ImportDependencies {
   settings: ImportSettings
   /** host:pid of this process, recorded in the ledger. */
   owner: string
+  /**
+   * The keys this run cannot open (called every run, with none too). Default: each is logged; the
+   * importer logs a key once while it stays unreadable.
+   */
+  onUnreadableKeys?: (keys: UnreadableKey[]) => void
   now?: () => Date
 }
 
@@ -117,6 +123,7 @@ const emptyTotals = (): RunTotals => ({
   reportsDuplicate: 0,
   rejected: {},
   sourceErrors: [],
+  unreadableKeys: [],
   windowFrom: null,
   windowTo: null,
 })
@@ -241,6 +248,7 @@ async function runLocked(
   let batchesFailed = 0
   try {
     const keys = await loadKeys(deps, totals, log)
+    if (totals.unreadableKeys.length > 0) await recordProgress(db, run.id, totals)
     const latestByTracker = new Map<string, Sighting>()
     const abort = new AbortController()
     const stop = (reason: string) => {
@@ -348,6 +356,7 @@ async function runLocked(
         duplicates: totals.reportsDuplicate,
         rejected: totals.rejected,
         sourceErrors: totals.sourceErrors.length,
+        unreadableKeys: totals.unreadableKeys.length,
       },
       'import run finished',
     )
@@ -366,25 +375,24 @@ async function runLocked(
   }
 }
 
-/** The active keys of active trackers, opened. A key that cannot be opened is a source error, not a silent skip. */
+/**
+ * The active keys of active trackers, opened. A key that cannot be opened is skipped by this run and
+ * recorded in its ledger (unreadable_keys); the others are imported.
+ */
 async function loadKeys(
   deps: ImportDependencies,
   totals: RunTotals,
   log: Logger,
 ): Promise<Map<string, KeyInfo>> {
+  const { opened, unreadable } = openStoredKeys(deps.cipher, await listImportableKeys(deps.database.db))
   const keys = new Map<string, KeyInfo>()
-  for (const stored of await listImportableKeys(deps.database.db)) {
-    try {
-      const opened = openTrackerKey(deps.cipher, stored)
-      keys.set(opened.hashedAdvKey, { trackerId: opened.trackerId, privateKey: opened.privateKey })
-    } catch (error) {
-      totals.sourceErrors.push({
-        source: `key ${stored.hashed_adv_key}`,
-        message: (error as Error).message,
-        at: new Date().toISOString(),
-      })
-      log.error({ hashedAdvKey: stored.hashed_adv_key, err: error }, 'cannot open a stored private key')
-    }
+  for (const key of opened)
+    keys.set(key.hashedAdvKey, { trackerId: key.trackerId, privateKey: key.privateKey })
+  totals.unreadableKeys = unreadable
+  if (deps.onUnreadableKeys) deps.onUnreadableKeys(unreadable)
+  else {
+    for (const key of unreadable)
+      log.error({ hashedAdvKey: key.hashedAdvKey, detail: key.message }, 'cannot open a stored private key')
   }
   totals.keys = keys.size
   totals.trackers = new Set([...keys.values()].map((k) => k.trackerId)).size

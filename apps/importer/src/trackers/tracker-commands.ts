@@ -4,6 +4,7 @@ import { basename } from 'node:path'
 import {
   createTrackerWithKeys,
   deactivateTracker,
+  ensureKeyEncryptionKey,
   findTracker,
   hashedKeysOfTrackers,
   listAllTrackers,
@@ -27,11 +28,18 @@ export interface TrackerListing {
   battery: string | null
 }
 
+/** `hint` ends a key-encryption-key error (where the local stack keeps its key). */
+export interface SealOptions {
+  hint?: string
+}
+
+/** Adds a tracker with its keys; a KEY_ENCRYPTION_KEY that is not the database's is refused first. */
 export async function addTracker(
   database: TrackerDatabase,
   cipher: PrivateKeyCipher,
   name: string,
   privateKeys: string[],
+  options: SealOptions = {},
 ): Promise<Tracker> {
   if (privateKeys.length === 0) throw new Error('give at least one --key (a base64 private key)')
   const keys = privateKeys.map((key, i) => {
@@ -42,24 +50,28 @@ export async function addTracker(
       throw new Error(`--key number ${i + 1} is not a usable private key: ${(error as Error).message}`)
     }
   })
+  await ensureKeyEncryptionKey(database.db, cipher, options)
   return createTrackerWithKeys(database.db, cipher, { name, keys })
 }
 
 /**
  * Imports every tracker of a key file (macless-haystack / OpenHaystack accessories JSON, FindMy.py
- * keypair JSON, .keys files, a bare key). All or nothing: one bad entry imports none of them.
+ * keypair JSON, .keys files, a bare key). All or nothing: one bad entry imports none of them, and
+ * a KEY_ENCRYPTION_KEY that is not the database's is refused first.
  */
 export async function importKeyFile(
   database: TrackerDatabase,
   cipher: PrivateKeyCipher,
   path: string,
   nameOverride?: string,
+  options: SealOptions = {},
 ): Promise<Tracker[]> {
   const content = await readFile(path, 'utf8')
   const parsed = parseKeyFile(content, basename(path))
   if (parsed.length === 0) throw new Error(`${path} holds no trackers`)
   if (nameOverride && parsed.length > 1)
     throw new Error(`--name applies to a file with one tracker; ${path} holds ${parsed.length}`)
+  await ensureKeyEncryptionKey(database.db, cipher, options)
   return database.db.transaction().execute(async (tx) => {
     const created: Tracker[] = []
     for (const tracker of parsed) {

@@ -4,6 +4,7 @@ import { connectDatabase } from '../connect/connect.ts'
 import type { TrackerDatabase } from '../connect/tracker-database.ts'
 import { readCliEnv } from './env.ts'
 import { describeTarget, runCli } from './run-cli.ts'
+import { splitStatements } from './split-statements.ts'
 
 /**
  * `pnpm db:sql`: a small SQL shell for the embedded database (or DATABASE_URL), so the seed's
@@ -25,35 +26,6 @@ async function execute(database: TrackerDatabase, statement: string): Promise<vo
   } catch (error) {
     console.log(`ERROR: ${(error as Error).message}`)
   }
-}
-
-/** Splits input into statements at `;` outside quotes and dollar-quoted bodies. */
-export function splitStatements(buffer: string): { statements: string[]; rest: string } {
-  const statements: string[] = []
-  let start = 0
-  let quote: string | null = null
-  for (let i = 0; i < buffer.length; i++) {
-    const ch = buffer[i]!
-    if (quote) {
-      if (buffer.startsWith(quote, i)) {
-        i += quote.length - 1
-        quote = null
-      }
-    } else if (ch === "'" || ch === '"') {
-      quote = ch
-    } else if (ch === '$') {
-      const tag = /^\$[A-Za-z_]*\$/.exec(buffer.slice(i))
-      if (tag) {
-        quote = tag[0]
-        i += tag[0].length - 1
-      }
-    } else if (ch === ';') {
-      const statement = buffer.slice(start, i).trim()
-      if (statement) statements.push(statement)
-      start = i + 1
-    }
-  }
-  return { statements, rest: buffer.slice(start) }
 }
 
 await runCli(async () => {

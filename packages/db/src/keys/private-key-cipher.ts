@@ -1,15 +1,29 @@
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
 
 const VERSION = 1
 const IV_BYTES = 12
 const TAG_BYTES = 16
+/** What the key-check value is an HMAC of: a label, so the value is good for nothing else. */
+const CHECK_LABEL = 'tracker: key-encryption-key check, version 1'
 
 export class KeyEncryptionKeyError extends Error {
   readonly code = 'INVALID_KEY_ENCRYPTION_KEY'
 }
 
+/**
+ * Whether the importer can use a stored key: it opens; it is in no format this version wrote (e.g.
+ * typed in by hand); or it does not open with this key (sealed with another one, or damaged: AES-GCM
+ * cannot tell the two apart).
+ */
+export type KeyReadability = 'readable' | 'unknown_format' | 'undecryptable'
+
 export class PrivateKeyDecryptionError extends Error {
   readonly code = 'PRIVATE_KEY_DECRYPTION_FAILED'
+  readonly reason: Exclude<KeyReadability, 'readable'>
+  constructor(message: string, reason: Exclude<KeyReadability, 'readable'>) {
+    super(message)
+    this.reason = reason
+  }
 }
 
 /**
@@ -27,18 +41,28 @@ export class PrivateKeyCipher {
     this.fingerprint = createHash('sha256').update(key).digest('hex').slice(0, 12)
   }
 
-  /** `secret`: 32 bytes as base64 (44 chars) or hex (64 chars). `variable` names it in errors. */
-  static fromSecret(secret: string | undefined, variable = 'KEY_ENCRYPTION_KEY'): PrivateKeyCipher {
+  /**
+   * `secret`: 32 bytes as base64 (44 chars) or hex (64 chars). `variable` names it in errors;
+   * `hint` ends them (e.g. where the local stack keeps its key: `localStackKeyHint`).
+   */
+  static fromSecret(
+    secret: string | undefined,
+    variable = 'KEY_ENCRYPTION_KEY',
+    hint = '',
+  ): PrivateKeyCipher {
     if (!secret) {
       throw new KeyEncryptionKeyError(
-        `${variable} is not set: it must be 32 random bytes as base64 or hex (generate one with ` +
-          `"node -e \\"console.log(require('crypto').randomBytes(32).toString('base64'))\\"")`,
+        `${variable} is not set: it must be the key (32 bytes as base64 or hex) that seals this ` +
+          `database's tracker private keys.${hint} Only for a database without keys yet, generate a new one ` +
+          `with "node -e \\"console.log(require('crypto').randomBytes(32).toString('base64'))\\"".`,
       )
     }
     const trimmed = secret.trim()
     const key = /^[0-9a-f]{64}$/i.test(trimmed) ? Buffer.from(trimmed, 'hex') : Buffer.from(trimmed, 'base64')
     if (key.length !== 32 || (!/^[0-9a-f]{64}$/i.test(trimmed) && key.toString('base64') !== trimmed)) {
-      throw new KeyEncryptionKeyError(`${variable} must be 32 bytes as base64 (44 chars) or hex (64 chars)`)
+      throw new KeyEncryptionKeyError(
+        `${variable} must be 32 bytes as base64 (44 chars) or hex (64 chars).${hint}`,
+      )
     }
     return new PrivateKeyCipher(key)
   }
@@ -55,11 +79,32 @@ export class PrivateKeyCipher {
     return Buffer.concat([Buffer.from([VERSION]), iv, cipher.getAuthTag(), ciphertext])
   }
 
+  /**
+   * A value derived from the key (an HMAC of a fixed label), stored once per database so that every
+   * process can tell a wrong key from the right one before it seals or opens anything. It reveals
+   * nothing of the key.
+   */
+  checkValue(): Buffer {
+    return createHmac('sha256', this.#key).update(CHECK_LABEL).digest()
+  }
+
+  /** Whether a stored key opens with this key; the opened key is wiped at once. */
+  readability(sealed: Uint8Array, hashedAdvKey: string): KeyReadability {
+    try {
+      this.open(sealed, hashedAdvKey).fill(0)
+      return 'readable'
+    } catch (error) {
+      if (error instanceof PrivateKeyDecryptionError) return error.reason
+      throw error
+    }
+  }
+
   open(sealed: Uint8Array, hashedAdvKey: string): Buffer {
     const data = Buffer.from(sealed)
     if (data.length <= 1 + IV_BYTES + TAG_BYTES || data[0] !== VERSION) {
       throw new PrivateKeyDecryptionError(
-        `the stored private key of ${hashedAdvKey} is not in a known format`,
+        `the stored private key of ${hashedAdvKey} is not in a known format (not written by Tracker)`,
+        'unknown_format',
       )
     }
     const iv = data.subarray(1, 1 + IV_BYTES)
@@ -72,7 +117,8 @@ export class PrivateKeyCipher {
     } catch {
       throw new PrivateKeyDecryptionError(
         `the private key of ${hashedAdvKey} cannot be decrypted with this KEY_ENCRYPTION_KEY ` +
-          `(fingerprint ${this.fingerprint}): it was sealed with another key`,
+          `(fingerprint ${this.fingerprint}): it was sealed with another key, or is damaged`,
+        'undecryptable',
       )
     }
   }

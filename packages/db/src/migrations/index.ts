@@ -9,6 +9,8 @@ import * as locationHistoryTable from './20261129060000_location_history_table.t
 import * as nearestCityBySegment from './20261129060100_nearest_city_by_segment.ts'
 import * as importRunsNotStarted from './20261201060000_import_runs_not_started.ts'
 import * as trackerOperations from './20261212060000_tracker_operations.ts'
+import * as keyEncryptionCheck from './20261213060000_key_encryption_check.ts'
+import * as importRunsUnreadableKeys from './20261213060100_import_runs_unreadable_keys.ts'
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the file system) so
@@ -25,6 +27,8 @@ export const migrations: Record<string, Migration> = {
   '20261129060100_nearest_city_by_segment': nearestCityBySegment,
   '20261201060000_import_runs_not_started': importRunsNotStarted,
   '20261212060000_tracker_operations': trackerOperations,
+  '20261213060000_key_encryption_check': keyEncryptionCheck,
+  '20261213060100_import_runs_unreadable_keys': importRunsUnreadableKeys,
 }
 
 export const migrationProvider: MigrationProvider = {

@@ -1,8 +1,9 @@
 import type { Kysely } from 'kysely'
-import type { PrivateKeyCipher } from '../keys/private-key-cipher.ts'
+import { type PrivateKeyCipher, PrivateKeyDecryptionError } from '../keys/private-key-cipher.ts'
 import type { Database } from '../schema/database.ts'
-import type { TrackerKey } from '../schema/tracker-key.table.ts'
+import type { TrackerKey, UnreadableKey } from '../schema/tracker-key.table.ts'
 import { DuplicateKeyError, isUniqueViolation, NotFoundError } from './errors.ts'
+import { ensureKeyEncryptionKey } from './key-encryption-check.repository.ts'
 
 /** A key as the user supplies it: the private key in plain bytes, sealed before it is stored. */
 export interface PlainTrackerKey {
@@ -29,6 +30,9 @@ export async function insertTrackerKeys(
     if (seen.has(key.hashedAdvKey)) throw new DuplicateKeyError(key.hashedAdvKey)
     seen.add(key.hashedAdvKey)
   }
+  // Never seal with a key other than the database's (callers check first, to say so before writing
+  // anything; inside createTrackerWithKeys' transaction this also undoes the tracker row).
+  await ensureKeyEncryptionKey(db, cipher)
   try {
     return await db
       .insertInto('tracker_keys')
@@ -119,18 +123,27 @@ export function openTrackerKey(cipher: PrivateKeyCipher, key: TrackerKey): Opene
 }
 
 /**
- * Fails at start when the configured cipher cannot open the stored keys (a wrong KEY_ENCRYPTION_KEY),
- * instead of every import silently skipping every key.
+ * Opens every key it can. A key that cannot be opened (in no known format, sealed with another key,
+ * damaged) is returned as unreadable instead of failing the others: one bad key disables itself.
  */
-export async function verifyCipherOpensStoredKeys(
-  db: Kysely<Database>,
+export function openStoredKeys(
   cipher: PrivateKeyCipher,
-): Promise<void> {
-  const sample = await db
-    .selectFrom('tracker_keys')
-    .selectAll()
-    .orderBy('created_at')
-    .limit(1)
-    .executeTakeFirst()
-  if (sample) cipher.open(sample.private_key_encrypted, sample.hashed_adv_key)
+  keys: readonly TrackerKey[],
+): { opened: OpenedTrackerKey[]; unreadable: UnreadableKey[] } {
+  const opened: OpenedTrackerKey[] = []
+  const unreadable: UnreadableKey[] = []
+  for (const key of keys) {
+    try {
+      opened.push(openTrackerKey(cipher, key))
+    } catch (error) {
+      if (!(error instanceof PrivateKeyDecryptionError)) throw error
+      unreadable.push({
+        hashedAdvKey: key.hashed_adv_key,
+        trackerId: key.tracker_id,
+        reason: error.reason,
+        message: error.message,
+      })
+    }
+  }
+  return { opened, unreadable }
 }

@@ -1,5 +1,6 @@
 import type { ApiTokenTable, ApiTokenTrackerTable } from './api-token.table.ts'
 import type { ImportRunTable } from './import-run.table.ts'
+import type { KeyEncryptionCheckTable } from './key-encryption-check.table.ts'
 import type {
   LocationHistoryDailyView,
   LocationHistoryHourlyView,
@@ -22,6 +23,7 @@ export interface Database {
   location_history: LocationHistoryMaterialized
   import_runs: ImportRunTable
   api_tokens: ApiTokenTable
+  key_encryption_check: KeyEncryptionCheckTable
   api_token_trackers: ApiTokenTrackerTable
   tracker_deletions: TrackerDeletionTable
 }

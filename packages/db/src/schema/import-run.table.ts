@@ -1,4 +1,5 @@
 import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely'
+import type { UnreadableKey } from './tracker-key.table.ts'
 
 /** not_started: the run could not start (its lock backend was unreachable); `error` says why. */
 export type ImportRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'not_started'
@@ -34,6 +35,8 @@ export interface ImportRunTable {
   reports_duplicate: Generated<number>
   rejected: Json<RejectedCounts>
   source_errors: Json<SourceError[]>
+  /** The keys the run could not open and skipped (written with the totals). */
+  unreadable_keys: ColumnType<UnreadableKey[], string | undefined, string>
   window_from: Date | null
   window_to: Date | null
   error: string | null

@@ -14,3 +14,11 @@ export interface TrackerKeyTable {
 export type TrackerKey = Selectable<TrackerKeyTable>
 export type NewTrackerKey = Insertable<TrackerKeyTable>
 export type TrackerKeyUpdate = Updateable<TrackerKeyTable>
+
+/** A stored key that cannot be opened: skipped by the importer, reported wherever keys are shown. */
+export interface UnreadableKey {
+  hashedAdvKey: string
+  trackerId: string
+  reason: 'unknown_format' | 'undecryptable'
+  message: string
+}

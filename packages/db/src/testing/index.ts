@@ -1,2 +1,3 @@
 export * from './builders.ts'
+export * from './readme-manual-test.ts'
 export * from './test-database.ts'
