@@ -61,8 +61,31 @@ export function clipRefreshWindow(
   return from < to ? { from: new Date(from), to: new Date(to) } : null
 }
 
-/** The periodic refresh window of a tier's aggregate: its configured reach back from now, to now. */
+/**
+ * A window that materializes complete buckets only: it ends where the current bucket starts. The
+ * bucket still filling is served by real-time aggregation; materializing it would move the watermark
+ * past now, and every report arriving in it afterwards would count as late and make each change
+ * refresh that bucket for every tracker.
+ */
+export function completeBucketsOnly(window: TimeWindow | null, tier: Tier, now: Date): TimeWindow | null {
+  if (!window) return null
+  const end = floorTo(now.getTime(), tier.bucketMs)
+  return window.to.getTime() <= end
+    ? window
+    : window.from.getTime() < end
+      ? { from: window.from, to: new Date(end) }
+      : null
+}
+
+/**
+ * The periodic refresh window of a tier's aggregate: its configured reach back from now, up to the
+ * start of the current bucket (as the seed's policies' end offsets keep it).
+ */
 export function periodicRefreshWindow(retention: RetentionConfig, tier: Tier, now: Date): TimeWindow | null {
   const reach = tier === HOURLY_TIER ? retention.hourlyRefreshWindowMs : retention.dailyRefreshWindowMs
-  return clipRefreshWindow(retention, tier, { from: new Date(now.getTime() - reach), to: now }, now)
+  return completeBucketsOnly(
+    clipRefreshWindow(retention, tier, { from: new Date(now.getTime() - reach), to: now }, now),
+    tier,
+    now,
+  )
 }

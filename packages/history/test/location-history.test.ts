@@ -170,7 +170,7 @@ describe('location_history_refreshed', () => {
         .insertInto('location_reports')
         .values(reportRow(tracker.hashedAdvKeys[0]!, new Date(now.getTime() - 90 * 60_000)))
         .execute()
-      await engine.refreshWindow({ from: new Date(now.getTime() - 2 * HOUR_MS), to: now }, context())
+      await engine.refreshWindow({ from: new Date(now.getTime() - 30 * HOUR_MS), to: now }, context())
       await expect.poll(() => payloads.length).toBe(3)
     } finally {
       await listener.close()
@@ -181,6 +181,9 @@ describe('location_history_refreshed', () => {
       'location_history',
     ])
     // The aggregates say which window they materialized (whole buckets).
-    expect(new Date(payloads[0]!.from!)).toEqual(new Date(hourStart(now.getTime() - 2 * HOUR_MS)))
+    expect(new Date(payloads[0]!.from!)).toEqual(new Date(hourStart(now.getTime() - 30 * HOUR_MS)))
+    // Complete buckets only: the hour and the day still filling are left to real-time aggregation.
+    expect(new Date(payloads[0]!.to!)).toEqual(new Date(hourStart(now.getTime())))
+    expect(new Date(payloads[1]!.to!)).toEqual(new Date(dayStart(now.getTime())))
   })
 })

@@ -7,11 +7,24 @@ import {
   DAILY_TIER,
   HistoryEngine,
   HOURLY_TIER,
+  periodicRefreshWindow,
   resolveRetention,
 } from '../src/index.ts'
 import { context, openEngine } from './helpers/engine-harness.ts'
 
 describe('refresh windows', () => {
+  it('of the periodic refresh end where the current bucket starts (it fills in real time)', () => {
+    const now = new Date('2026-11-21T12:34:00Z')
+    expect(periodicRefreshWindow(DEFAULT_RETENTION, HOURLY_TIER, now)).toEqual({
+      from: new Date('2026-11-19T13:00:00Z'),
+      to: new Date('2026-11-21T12:00:00Z'),
+    })
+    expect(periodicRefreshWindow(DEFAULT_RETENTION, DAILY_TIER, now)).toEqual({
+      from: new Date('2026-11-14T00:00:00Z'),
+      to: new Date('2026-11-21T00:00:00Z'),
+    })
+  })
+
   it('are clipped to whole buckets inside the range raw retention leaves safe', () => {
     const now = new Date('2026-11-21T12:34:00Z')
     const old = { from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-11-21T12:00:00Z') }

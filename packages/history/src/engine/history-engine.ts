@@ -24,6 +24,7 @@ import { type UpkeepCounts, upkeepWindow } from '../upkeep/upkeep-window.ts'
 import {
   alignToDays,
   clipRefreshWindow,
+  completeBucketsOnly,
   mergeWindows,
   periodicRefreshWindow,
   type TimeWindow,
@@ -171,7 +172,12 @@ export class HistoryEngine {
           ? window
           : windowBelowWatermark(window, await aggregateWatermark(this.database.db, tier.aggregate))
       if (!part) continue
-      const clipped = clipRefreshWindow(this.retention, tier, part, now)
+      // Below the watermark a bucket is materialized already, complete or not: refresh it. A whole
+      // window (the API's mutation) materializes complete buckets only, as the periodic refresh does.
+      const clipped =
+        mode === 'whole'
+          ? completeBucketsOnly(clipRefreshWindow(this.retention, tier, part, now), tier, now)
+          : clipRefreshWindow(this.retention, tier, part, now)
       if (!clipped) {
         this.#runner.record({
           object: tier.aggregate,
