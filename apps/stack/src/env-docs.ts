@@ -17,7 +17,8 @@ const MEANINGS: Record<string, string> = {
   KEY_ENCRYPTION_KEY:
     '32 bytes (base64 or hex) sealing tracker private keys at rest; required by importer and API',
   LOG_LEVEL: 'pino level: trace, debug, info, warn, error, fatal, silent',
-  LOG_FORMAT: 'local stack: pretty (readable lines) or json (one JSON object per line, as the apps log in production)',
+  LOG_FORMAT:
+    'local stack: pretty (readable lines) or json (one JSON object per line, as the apps log in production)',
   API_DB_POOL_SIZE: 'connections in the API pool',
   API_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of the API connections (ms)',
   API_HOST: 'API listen address',
