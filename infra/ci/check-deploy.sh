@@ -331,7 +331,7 @@ run_checks() {
     case $pkg in
       api)
         port_var=API_PORT
-        ENV_EXTRA=("${base[@]}" API_HOST=127.0.0.1 API_PORT="$port")
+        ENV_EXTRA=("${base[@]}" API_HOST=127.0.0.1 API_PORT="$port" API_GRAPHIQL=true)
         ;;
       importer)
         port_var=IMPORTER_HTTP_PORT
@@ -350,6 +350,20 @@ run_checks() {
         local status
         status="$(node -e 'fetch(process.argv[1],{method:"POST",headers:{"content-type":"application/json"},body:"{\"query\":\"{__typename}\"}"}).then(r=>console.log(r.status),()=>console.log(0))' "http://127.0.0.1:$port/graphql")"
         if [[ $status == 401 ]]; then ok "api: POST /graphql without a token -> 401"; else fail "api: POST /graphql without a token -> $status (want 401)" "$LOGS/api.log" || true; fi
+        # GraphiQL comes from the deployed packages (react, react-dom, graphiql), never a CDN: the
+        # page names no other host, and every file it loads answers 200.
+        local graphiql
+        graphiql="$(node -e '
+          const page = new URL("/graphiql", process.argv[1])
+          fetch(page).then(async (response) => {
+            const html = await response.text()
+            const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])
+            const statuses = await Promise.all(refs.map((ref) => fetch(new URL(ref, page)).then((r) => r.status)))
+            const failed = refs.filter((_, i) => statuses[i] !== 200)
+            const ok = response.status === 200 && refs.length >= 5 && failed.length === 0 && !/https?:\/\//.test(html)
+            console.log(ok ? "ok" : `page ${response.status}, ${refs.length} files, failed: ${failed.join(" ")}`)
+          }, (error) => console.log(String(error)))' "http://127.0.0.1:$port")"
+        if [[ $graphiql == ok ]]; then ok "api: /graphiql and every file it loads (deployed packages, no CDN)"; else fail "api: /graphiql: $graphiql" "$LOGS/api.log" || true; fi
       fi
     fi
     stop_clean "$pkg" "$pid" || true

@@ -15,6 +15,7 @@ import { ChangeFeedCache } from './cache/change-feed-cache.ts'
 import type { ApiConfig } from './env.ts'
 import { graphqlPlugin } from './graphql/plugin.ts'
 import type { CachedResponse } from './graphql/response-cache.ts'
+import { graphiqlRoutes } from './http/graphiql.ts'
 import { healthRoutes } from './http/health.ts'
 import { type ApiMetrics, createApiMetrics } from './http/metrics.ts'
 import { requestIdOf } from './http/request-id.ts'
@@ -120,6 +121,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   )
 
   await app.register(healthRoutes, { database: deps.database, locks: deps.locks, metrics })
+  if (config.graphiql) await app.register(graphiqlRoutes, { graphqlPath: '/graphql' })
   await app.register(graphqlPlugin, {
     services,
     responses,

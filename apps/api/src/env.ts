@@ -50,6 +50,7 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_MAX_KEYS_PER_MUTATION: wholeNumberVar('API_MAX_KEYS_PER_MUTATION', 50),
   API_RATE_LIMIT_MAX: wholeNumberVar('API_RATE_LIMIT_MAX', 600),
   API_RATE_LIMIT_WINDOW: durationVar('API_RATE_LIMIT_WINDOW', '1 min'),
+  API_RATE_LIMIT_UNAUTHENTICATED: wholeNumberVar('API_RATE_LIMIT_UNAUTHENTICATED', 30),
   API_STATUS_ACTIVE_WITHIN: durationVar('API_STATUS_ACTIVE_WITHIN', '24 hours'),
   API_STATUS_LOST_AFTER: durationVar('API_STATUS_LOST_AFTER', '7 days'),
   API_REFRESH_MAX_WINDOW: durationVar('API_REFRESH_MAX_WINDOW', '31 days'),
@@ -91,7 +92,11 @@ export interface ApiConfig {
     bodyLimitBytes: number
     maxKeysPerMutation: number
   }
-  rateLimit: { max: number; windowMs: number }
+  /**
+   * Per token per window; `unauthenticatedMax`: requests without a valid token per client address
+   * per window, refused before the token is looked up once used up.
+   */
+  rateLimit: { max: number; windowMs: number; unauthenticatedMax: number }
   status: { activeWithinMs: number; lostAfterMs: number }
   refresh: { maxWindowMs: number; lockWaitMs: number; lockTtlMs: number; statementTimeoutMs: number }
   auth: { tokenCacheTtlMs: number }
@@ -156,7 +161,11 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig): ApiConfig {
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
       maxKeysPerMutation: e.API_MAX_KEYS_PER_MUTATION,
     },
-    rateLimit: { max: e.API_RATE_LIMIT_MAX, windowMs: e.API_RATE_LIMIT_WINDOW },
+    rateLimit: {
+      max: e.API_RATE_LIMIT_MAX,
+      windowMs: e.API_RATE_LIMIT_WINDOW,
+      unauthenticatedMax: e.API_RATE_LIMIT_UNAUTHENTICATED,
+    },
     status: { activeWithinMs: e.API_STATUS_ACTIVE_WITHIN, lostAfterMs: e.API_STATUS_LOST_AFTER },
     refresh: {
       maxWindowMs: e.API_REFRESH_MAX_WINDOW,

@@ -44,8 +44,8 @@ export class ForbiddenError extends ApiError {
 }
 
 export class RateLimitedError extends ApiError {
-  constructor(retryAfterSeconds: number) {
-    super('RATE_LIMITED', `Too many requests for this token: retry in ${retryAfterSeconds} s`, {
+  constructor(retryAfterSeconds: number, whose = 'for this token') {
+    super('RATE_LIMITED', `Too many requests ${whose}: retry in ${retryAfterSeconds} s`, {
       statusCode: 429,
       extensions: { retryAfterSeconds },
     })

@@ -140,7 +140,7 @@ describe('malformed requests', () => {
     for (const [payload, headers, status] of [
       ['{"query": "{ __typename }"', {}, 400],
       ['', {}, 400],
-      ['{ __typename }', { 'content-type': 'text/plain' }, 400],
+      ['{ __typename }', { 'content-type': 'text/plain' }, 415],
       ['{ __typename }', { 'content-type': 'application/xml' }, 415],
       ['{"query": 5}', {}, 400],
       ['{"query": "{\\"kind\\": \\"Document\\", \\"definitions\\": [1]}"}', {}, 400],

@@ -23,7 +23,7 @@ const MEANINGS: Record<string, string> = {
   API_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of the API connections (ms)',
   API_HOST: 'API listen address',
   API_PORT: 'API listen port (0: a free port)',
-  API_GRAPHIQL: 'serve GraphiQL at /graphiql (its queries still need a token)',
+  API_GRAPHIQL: 'serve GraphiQL at /graphiql from the installed packages, no CDN (queries need a token)',
   API_REQUEST_LOGGING: 'a log line as each API request arrives and as it completes (the local stack: false)',
   API_HISTORY_MAX_POINTS: 'points per history call (cut results say so)',
   API_HISTORY_CACHE_TTL:
@@ -41,6 +41,8 @@ const MEANINGS: Record<string, string> = {
   API_MAX_KEYS_PER_MUTATION: 'keys in one createTracker',
   API_RATE_LIMIT_MAX: 'requests per token per window',
   API_RATE_LIMIT_WINDOW: 'rate-limit window',
+  API_RATE_LIMIT_UNAUTHENTICATED:
+    'requests without a valid token per client address per window; then 429 before any token lookup',
   API_STATUS_ACTIVE_WITHIN: 'currentStatus ACTIVE: seen within this',
   API_STATUS_LOST_AFTER: 'currentStatus LOST: not seen for this (STALE in between)',
   API_REFRESH_MAX_WINDOW: 'longest window refreshLocationHistoryAggregates accepts',

@@ -3,6 +3,7 @@ import type { MercuriusContext } from 'mercurius'
 import type { Counter } from 'prom-client'
 import { ApiError } from '../errors.ts'
 import { SecretInputError } from './scalars.ts'
+import { argumentOf } from './validation-rules.ts'
 
 /** Codes a client may see; anything else is internal. */
 const CLIENT_CODES = new Set([
@@ -38,11 +39,19 @@ const VALUE_ERRORS = [
   /^Value "[^"]*" does not exist in "[^"]+" enum/,
 ]
 
+// ... and the operationName that picks no operation (graphql-js' words, when Mercurius checks it first).
+const OPERATION_ERRORS = [
+  /^Must provide operation name/,
+  /^Unknown operation named /,
+  /^Must provide an operation/,
+]
+
 function codeOfRequestError(error: GraphQLError): string {
   const own = error.extensions?.code
   if (typeof own === 'string' && CLIENT_CODES.has(own)) return own
   if (error.message.startsWith('Syntax Error')) return 'GRAPHQL_PARSE_FAILED'
   if (VALUE_ERRORS.some((pattern) => pattern.test(error.message))) return 'BAD_USER_INPUT'
+  if (OPERATION_ERRORS.some((pattern) => pattern.test(error.message))) return 'BAD_REQUEST'
   return 'GRAPHQL_VALIDATION_FAILED'
 }
 
@@ -57,9 +66,15 @@ function location(error: GraphQLError) {
 function formatRequestError(inner: unknown): FormattedError {
   if (inner instanceof GraphQLError) {
     const code = codeOfRequestError(inner)
-    const message =
+    let message =
       inner.originalError instanceof SecretInputError ? inner.originalError.message : inner.message
     const { code: _own, ...extra } = (inner.extensions ?? {}) as Record<string, unknown>
+    // A literal value's error names the argument it was given as (variables name themselves).
+    const argument = code === 'BAD_USER_INPUT' ? argumentOf(inner.nodes?.[0]) : undefined
+    if (argument) {
+      message = `${argument}: ${message}`
+      extra.argument ??= argument
+    }
     return { message, ...location(inner), extensions: { ...extra, code } }
   }
   // Body validation (e.g. "body/query must be string") or unparseable JSON variables.
@@ -110,6 +125,11 @@ function classify(error: GraphQLError, context: MercuriusContext): Classified {
   const own = error.extensions?.code
   if ((!original || original instanceof GraphQLError) && typeof own === 'string' && CLIENT_CODES.has(own)) {
     return { formatted: [formatRequestError(error)], statusCode: undefined }
+  }
+  // graphql-js' own words about the request, from before any field ran (no path, nothing thrown):
+  // an operation it could not pick, variables it could not coerce. The request's fault: 400.
+  if (!original && !error.path) {
+    return { formatted: [formatRequestError(error)], statusCode: 400 }
   }
   // HTTP-level problems found by Fastify before GraphQL ran: invalid JSON, body too large, bad content type.
   const status = statusOf(original)

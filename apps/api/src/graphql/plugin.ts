@@ -7,6 +7,7 @@ import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius'
 import type { ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import type { ApiConfig } from '../env.ts'
 import { ApiError, RateLimitedError } from '../errors.ts'
+import { MemoryAddressCounters, RedisAddressCounters, UnauthenticatedLimit } from '../http/address-limit.ts'
 import { bearerAuth } from '../http/auth.ts'
 import type { ApiMetrics } from '../http/metrics.ts'
 import type { Services } from '../services/services.ts'
@@ -14,10 +15,16 @@ import type { GraphQLContext } from './context.ts'
 import { createErrorFormatter } from './error-formatter.ts'
 import { loaders } from './loaders.ts'
 import { operationLabel } from './operation-label.ts'
+import { requestChecks, requestedOperationName } from './request-checks.ts'
 import { resolvers } from './resolvers.ts'
 import { type CachedResponse, responseCache } from './response-cache.ts'
 import { typeDefs } from './schema.ts'
-import { complexityLimitRule, depthLimitRule } from './validation-rules.ts'
+import {
+  argumentNamesRule,
+  complexityLimitRule,
+  depthLimitRule,
+  noNulCharacterRule,
+} from './validation-rules.ts'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -36,14 +43,27 @@ export interface GraphQLPluginOptions {
 }
 
 /**
- * /graphql (and /graphiql when enabled) in their own encapsulated scope: the bearer-token hook and
- * the per-token rate limit apply here and nowhere else.
+ * /graphql in its own encapsulated scope: the bearer-token hook, the per-address limit of requests
+ * without a valid token and the per-token rate limit apply here and nowhere else.
  */
 export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPluginOptions): Promise<void> {
   const { services, config, metrics } = options
   scope.decorateRequest('apiToken', undefined)
   scope.decorateRequest('graphqlOperation', undefined)
-  scope.addHook('onRequest', bearerAuth(services.tokens))
+  const unauthenticated = new UnauthenticatedLimit({
+    store: options.rateLimitRedis
+      ? new RedisAddressCounters(
+          options.rateLimitRedis,
+          `${redisKey(config.redisKeyPrefix, REDIS_NAMESPACES.apiRateLimit)}unauthenticated:`,
+        )
+      : new MemoryAddressCounters(),
+    max: config.rateLimit.unauthenticatedMax,
+    windowMs: config.rateLimit.windowMs,
+  })
+  scope.addHook('onRequest', bearerAuth(services.tokens, unauthenticated))
+  // GraphQL over HTTP is JSON (or application/graphql); Fastify's text/plain parser would hand the
+  // body on as a string, refused as "not an object" (400) where the media type is what is wrong (415).
+  scope.removeContentTypeParser('text/plain')
 
   await scope.register(rateLimit, {
     global: true,
@@ -67,12 +87,15 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
     metrics.historyCacheLookups.inc({ cache: 'response', result }),
   )
   responses.routeHooks(scope)
+  const checks = requestChecks({ maxTokens: config.limits.maxTokens })
+  checks.routeHooks(scope)
 
   const mercuriusOptions = {
     schema: typeDefs,
     resolvers: resolvers as IResolvers,
     loaders: loaders as unknown as MercuriusLoaders,
-    graphiql: config.graphiql,
+    // Served from the installed packages by http/graphiql.ts: Mercurius' page loads them from a CDN.
+    graphiql: false,
     // Compile a query to JavaScript (graphql-jit) from its second execution: a history answer's
     // hundreds of leaf fields execute several times faster than through graphql-js's interpreter.
     jit: 1,
@@ -86,6 +109,8 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
     }),
     errorFormatter: createErrorFormatter({ errorsTotal: metrics.errorsTotal }),
     validationRules: [
+      argumentNamesRule,
+      noNulCharacterRule,
       depthLimitRule(config.limits.maxDepth),
       complexityLimitRule({
         maxComplexity: config.limits.maxComplexity,
@@ -110,11 +135,10 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
     }
   })
 
+  checks.graphqlHooks(scope)
   scope.graphql.addHook('preExecution', async (_schema, document, context) => {
     const request = context.reply.request
-    const body = request.body as { operationName?: string } | undefined
-    const query = request.query as { operationName?: string } | undefined
-    request.graphqlOperation = operationLabel(document, body?.operationName ?? query?.operationName)
+    request.graphqlOperation = operationLabel(document, requestedOperationName(request))
   })
   responses.graphqlHooks(scope)
 
@@ -130,7 +154,6 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
   })
 
   scope.addHook('onResponse', async (request, reply) => {
-    if (request.url.startsWith('/graphiql')) return
     metrics.requestDuration.observe(
       { operation: request.graphqlOperation ?? 'none', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,

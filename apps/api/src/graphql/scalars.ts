@@ -1,7 +1,10 @@
 import { type FindMyKeyPair, InvalidKeyError, keyPairFromPrivateKey } from '@tracker/findmy'
 import { GraphQLError, GraphQLScalarType, Kind, type ValueNode } from 'graphql'
+import { isStorableInstant } from '../services/input.ts'
 
-const badInput = (message: string) => new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' } })
+// With the value's node when it was a literal: the error formatter names the argument it was given as.
+const badInput = (message: string, node?: ValueNode) =>
+  new GraphQLError(message, { extensions: { code: 'BAD_USER_INPUT' }, ...(node ? { nodes: node } : {}) })
 
 /**
  * An input error about a secret: the edge shows only this message, never graphql-js's prefix that
@@ -17,14 +20,19 @@ const ISO_8601 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})
 
 const quote = (value: string) => JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
 
-/** ISO 8601 with a zone, every field in range (Date.parse would roll Feb 30 over into March). */
-export function parseDateTime(value: unknown): Date {
+const EXAMPLE = 'e.g. "2025-01-01T00:00:00Z"'
+
+/**
+ * ISO 8601 with a zone, every field in range (Date.parse would roll Feb 30 over into March), and an
+ * instant PostgreSQL can store: from 0001-01-01 to 9999-12-31 UTC (it has no year 0000).
+ */
+export function parseDateTime(value: unknown, node?: ValueNode): Date {
   if (typeof value !== 'string') {
-    throw badInput('DateTime must be a string in ISO 8601 with a zone, e.g. "2025-01-01T00:00:00Z"')
+    throw badInput(`DateTime must be a string in ISO 8601 with a zone, ${EXAMPLE}`, node)
   }
   const m = ISO_8601.exec(value)
   const invalid = () =>
-    badInput(`DateTime must be ISO 8601 with a zone, e.g. "2025-01-01T00:00:00Z" (got ${quote(value)})`)
+    badInput(`DateTime must be ISO 8601 with a zone, ${EXAMPLE} (got ${quote(value)})`, node)
   if (!m) throw invalid()
   const [year, month, day, hour, minute, second] = [m[1], m[2], m[3], m[4], m[5], m[6] ?? '0'].map(
     Number,
@@ -45,6 +53,12 @@ export function parseDateTime(value: unknown): Date {
   }
   const date = new Date(value.toUpperCase().replace(/([+-]\d{2})(\d{2})$/, '$1:$2'))
   if (Number.isNaN(date.getTime())) throw invalid()
+  if (!isStorableInstant(date.getTime())) {
+    throw badInput(
+      `DateTime must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z (got ${quote(value)})`,
+      node,
+    )
+  }
   return date
 }
 
@@ -54,12 +68,12 @@ export const DateTime = new GraphQLScalarType<Date, string>({
     const date = value instanceof Date ? value : parseDateTime(value)
     return date.toISOString()
   },
-  parseValue: parseDateTime,
+  parseValue: (value) => parseDateTime(value),
   parseLiteral(node: ValueNode) {
     if (node.kind !== Kind.STRING) {
-      throw badInput('DateTime must be a string in ISO 8601 with a zone, e.g. "2025-01-01T00:00:00Z"')
+      throw badInput(`DateTime must be a string in ISO 8601 with a zone, ${EXAMPLE}`, node)
     }
-    return parseDateTime(node.value)
+    return parseDateTime(node.value, node)
   },
 })
 

@@ -1,4 +1,6 @@
 import {
+  type ArgumentNode,
+  type ASTNode,
   type ASTVisitor,
   type FieldNode,
   type FragmentDefinitionNode,
@@ -14,8 +16,10 @@ import {
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
+  type StringValueNode,
   type ValidationContext,
   type ValidationRule,
+  type ValueNode,
 } from 'graphql'
 
 // Introspection (GraphiQL, codegen clients) is bounded by the schema itself: neither rule counts it.
@@ -23,10 +27,13 @@ const isIntrospection = (node: FieldNode) => node.name.value.startsWith('__')
 
 /**
  * Depth of an operation: a root field is 1, each nested selection one more. Fragments count where
- * they are spread; a fragment cycle is left to the spec's own rule (NoFragmentCycles).
+ * they are spread; a fragment cycle is left to the spec's own rule (NoFragmentCycles). A fragment's
+ * depth is computed once: a fragment spreading the next one twice, a hundred times over, would
+ * otherwise be walked 2^100 times.
  */
 export function depthLimitRule(maxDepth: number): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
+    const fragmentDepths = new Map<string, number>()
     const depthOf = (set: SelectionSetNode | undefined, visiting: Set<string>): number => {
       if (!set) return 0
       let deepest = 0
@@ -42,9 +49,15 @@ export function depthLimitRule(maxDepth: number): ValidationRule {
           const fragment = context.getFragment(name)
           if (!fragment) continue
           if (visiting.has(name)) continue
-          visiting.add(name)
-          depth = depthOf(fragment.selectionSet, visiting)
-          visiting.delete(name)
+          const known = fragmentDepths.get(name)
+          if (known !== undefined) {
+            depth = known
+          } else {
+            visiting.add(name)
+            depth = depthOf(fragment.selectionSet, visiting)
+            visiting.delete(name)
+            fragmentDepths.set(name, depth)
+          }
         }
         deepest = Math.max(deepest, depth)
         if (deepest > maxDepth) return deepest
@@ -88,6 +101,8 @@ const SIZE_ARGUMENTS = ['first', 'limit']
 export function complexityLimitRule(options: ComplexityOptions): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
     const schema = context.getSchema()
+    // A fragment's cost depends only on whether its parent sized it: computed once each (see depth).
+    const fragmentCosts = new Map<string, number>()
 
     const sizeOf = (field: GraphQLField<unknown, unknown>, node: FieldNode): number | null => {
       const argument = field.args.find((a) => SIZE_ARGUMENTS.includes(a.name))
@@ -127,14 +142,20 @@ export function complexityLimitRule(options: ComplexityOptions): ValidationRule 
           const name = selection.name.value
           const fragment: FragmentDefinitionNode | null | undefined = context.getFragment(name)
           if (!fragment || visiting.has(name)) continue
-          visiting.add(name)
-          total += costOf(
-            fragment.selectionSet,
-            schema.getType(fragment.typeCondition.name.value) ?? undefined,
-            sizedByParent,
-            visiting,
-          )
-          visiting.delete(name)
+          const key = `${name}:${sizedByParent}`
+          let cost = fragmentCosts.get(key)
+          if (cost === undefined) {
+            visiting.add(name)
+            cost = costOf(
+              fragment.selectionSet,
+              schema.getType(fragment.typeCondition.name.value) ?? undefined,
+              sizedByParent,
+              visiting,
+            )
+            visiting.delete(name)
+            fragmentCosts.set(key, cost)
+          }
+          total += cost
         }
       }
       return total
@@ -163,4 +184,59 @@ export function complexityLimitRule(options: ComplexityOptions): ValidationRule 
       },
     }
   }
+}
+
+// Which argument each literal value of a document was given as; the documents it describes are
+// kept by Mercurius' parse cache, and their entries go with them.
+const argumentOfValue = new WeakMap<ASTNode, string>()
+
+/** The argument (`startTime`, `input.name`, `input.privateKeys[1]`) a literal value was given as. */
+export function argumentOf(node: ASTNode | undefined): string | undefined {
+  return node ? argumentOfValue.get(node) : undefined
+}
+
+function labelValue(value: ValueNode, argument: string): void {
+  argumentOfValue.set(value, argument)
+  if (value.kind === Kind.OBJECT) {
+    for (const field of value.fields) labelValue(field.value, `${argument}.${field.name.value}`)
+  } else if (value.kind === Kind.LIST) {
+    for (const [i, item] of value.values.entries()) labelValue(item, `${argument}[${i}]`)
+  }
+}
+
+/**
+ * Reports nothing about arguments: it records which argument each literal value belongs to, so
+ * that the error about a bad value (a DateTime in year 0000, an Int given as text) can name it.
+ */
+export const argumentNamesRule: ValidationRule = (): ASTVisitor => ({
+  Argument(node: ArgumentNode) {
+    labelValue(node.value, node.name.value)
+  },
+})
+
+/**
+ * PostgreSQL text cannot hold the NUL character (U+0000): a string literal with one is the
+ * client's error here, not a failed statement later.
+ */
+export const noNulCharacterRule: ValidationRule = (context: ValidationContext): ASTVisitor => ({
+  StringValue(node: StringValueNode) {
+    if (node.value.includes('\u0000')) {
+      context.reportError(
+        new GraphQLError('Strings may not contain the NUL character (U+0000)', {
+          nodes: [node],
+          extensions: { code: 'BAD_USER_INPUT' },
+        }),
+      )
+    }
+  },
+})
+
+/** True when a variables object holds a string (or key) with the NUL character anywhere. */
+export function containsNulCharacter(value: unknown, depth = 0): boolean {
+  if (typeof value === 'string') return value.includes('\u0000')
+  if (depth > 100 || typeof value !== 'object' || value === null) return false
+  if (Array.isArray(value)) return value.some((item) => containsNulCharacter(item, depth + 1))
+  return Object.entries(value).some(
+    ([key, item]) => key.includes('\u0000') || containsNulCharacter(item, depth + 1),
+  )
 }

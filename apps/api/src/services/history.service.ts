@@ -6,7 +6,7 @@ import { describeDuration } from '../env.ts'
 import { BadUserInputError, NotFoundApiError } from '../errors.ts'
 import type { HistoryPointModel } from '../graphql/models.ts'
 import { toHistoryPoint } from '../mappers/history.mapper.ts'
-import { decodeCursor, encodeCursor, pageSize, requireId, requireOrderedRange } from './input.ts'
+import { cursorTime, decodeCursor, encodeCursor, pageSize, requireId, requireOrderedRange } from './input.ts'
 
 export const BUCKET_SIZES: readonly BucketSize[] = ['1 hour', '1 day']
 
@@ -73,11 +73,8 @@ export function createHistoryService(db: Kysely<Database>, limits: HistoryLimits
       let after: { timestamp: Date; rank: number } | undefined
       if (args.after) {
         const [time, rank] = decodeCursor<[string, number]>(args.after, ['string', 'number'])
-        const timestamp = new Date(time)
-        if (Number.isNaN(timestamp.getTime()) || (rank !== 0 && rank !== 1)) {
-          throw new BadUserInputError('after is not a cursor this API returned')
-        }
-        after = { timestamp, rank }
+        if (rank !== 0 && rank !== 1) throw new BadUserInputError('after is not a cursor this API returned')
+        after = { timestamp: new Date(cursorTime(time)), rank }
       }
 
       // Every argument that shapes the answer, as validated (times to the millisecond, ids lower-cased).

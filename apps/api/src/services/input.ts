@@ -62,9 +62,27 @@ export function decodeCursor<T extends (string | number)[]>(
   return values as T
 }
 
-/** A cursor's ISO timestamp, checked before it reaches SQL. */
+/**
+ * The instants every timestamp column (PostgreSQL timestamptz: 4713 BC to 294276 AD) and the API's
+ * ISO text (four-digit years) can both hold: 0001-01-01 to 9999-12-31, UTC. PostgreSQL has no year
+ * 0000, which JavaScript dates do have; sending one fails the statement.
+ */
+export const EARLIEST_INSTANT_MS = Date.parse('0001-01-01T00:00:00.000Z')
+export const LATEST_INSTANT_MS = Date.parse('9999-12-31T23:59:59.999Z')
+
+export function isStorableInstant(ms: number): boolean {
+  return Number.isFinite(ms) && ms >= EARLIEST_INSTANT_MS && ms <= LATEST_INSTANT_MS
+}
+
+const CURSOR_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/
+
+/**
+ * A cursor's ISO timestamp, checked before it reaches SQL: a real calendar instant (no February 30,
+ * no hour 24: Date.parse rolls those over, PostgreSQL refuses them) that PostgreSQL can store.
+ */
 export function cursorTime(value: string, argument = 'after'): string {
-  if (!/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z$/.test(value) || Number.isNaN(Date.parse(value))) {
+  const ms = CURSOR_TIME.test(value) ? Date.parse(value) : Number.NaN
+  if (!isStorableInstant(ms) || new Date(ms).toISOString().slice(0, 19) !== value.slice(0, 19)) {
     throw new BadUserInputError(`${argument} is not a cursor this API returned`)
   }
   return value

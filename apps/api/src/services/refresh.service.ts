@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type Database, findTracker, type Logger } from '@tracker/db'
+import { DAY_MS, type Database, findTracker, type Logger } from '@tracker/db'
 import type { HistoryEngine } from '@tracker/history'
 import { type HeldLock, LOCK_NAMES, type LockService, LockUnavailableError } from '@tracker/locks'
 import type { Kysely } from 'kysely'
@@ -70,6 +70,12 @@ export function createRefreshService(options: RefreshServiceOptions) {
         )
       }
       if (!(await findTracker(options.db, trackerId))) throw new NotFoundApiError('tracker', args.trackerId)
+      // No report is from later than the importer's clock skew lets in: what lies past tomorrow is
+      // empty, and widened to whole buckets a window near 9999-12-31 would reach past what
+      // PostgreSQL can take (year 10000). So the window ends tomorrow at the latest.
+      const latest = Date.now() + DAY_MS
+      if (args.startTime.getTime() > latest) return true
+      const window = { from: args.startTime, to: new Date(Math.min(args.endTime.getTime(), latest)) }
 
       const started = Date.now()
       const deadline = started + options.lockWaitMs
@@ -85,16 +91,13 @@ export function createRefreshService(options: RefreshServiceOptions) {
           signal: options.shutdown,
         }
         for (;;) {
-          const retry = await options.history.refreshWindow(
-            { from: args.startTime, to: args.endTime },
-            context,
-          )
+          const retry = await options.history.refreshWindow(window, context)
           options.onRefreshed?.()
           options.logger.info(
             {
               trackerId,
               runId: context.runId,
-              window: { from: args.startTime, to: args.endTime },
+              window,
               retry: retry !== null,
             },
             'location history refreshed on request',

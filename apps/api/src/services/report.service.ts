@@ -6,6 +6,9 @@ import { toLocationReport } from '../mappers/report.mapper.ts'
 import { selectReportPage } from '../repositories/location-report.repository.ts'
 import { cursorTime, decodeCursor, encodeCursor, pageSize, requireId, requireOrderedRange } from './input.ts'
 
+/** base64 of a SHA-256: what a report cursor's key is, checked before it reaches SQL. */
+const HASHED_ADV_KEY = /^[A-Za-z0-9+/]{43}=$/
+
 export interface ReportArgs {
   trackerId: string
   startTime?: Date | null
@@ -30,7 +33,9 @@ export function createReportService(
       let after: { timestamp: string; hashedAdvKey: string } | undefined
       if (args.after) {
         const [timestamp, hashedAdvKey] = decodeCursor<[string, string]>(args.after, ['string', 'string'])
-        if (hashedAdvKey.length !== 44) throw new BadUserInputError('after is not a cursor this API returned')
+        if (!HASHED_ADV_KEY.test(hashedAdvKey)) {
+          throw new BadUserInputError('after is not a cursor this API returned')
+        }
         after = { timestamp: cursorTime(timestamp), hashedAdvKey }
       }
       const horizon = now.getTime() - options.rawRetentionMs
