@@ -4,7 +4,7 @@ import { parse } from 'graphql'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ChangeFeedCache } from '../src/cache/change-feed-cache.ts'
 import { readsOnlyHistory } from '../src/graphql/response-cache.ts'
-import { cacheServing, createTestApi, DAY, dayStart, HOUR, type TestApi } from './helpers.ts'
+import { cacheServing, createTestApi, DAY, dayStart, type TestApi } from './helpers.ts'
 
 const T0 = Date.UTC(2026, 0, 10, 12, 0, 0)
 
