@@ -19,7 +19,12 @@ async function startDemo() {
   const demo = spawnCollecting('npm', ['run', 'demo'], {
     cwd: ROOT,
     env: {
-      PATH: process.env.PATH,
+      // A person's shell: the machine's npm, not the shims this test runner's PATH puts first
+      // (node_modules/.bin/npm is a shell script that would stand between the signal and npm).
+      PATH: (process.env.PATH ?? '')
+        .split(':')
+        .filter((dir) => !dir.includes('node_modules'))
+        .join(':'),
       HOME: process.env.HOME,
       DATA_DIR: dataDir,
       API_PORT: '0',

@@ -49,7 +49,8 @@ export async function selectTrackerPage(
         .where((eb) => eb.or([eb('last_seen_at', 'is', null), eb('last_seen_at', '<', q.lostBefore)]))
       break
   }
-  if (q.only) query = q.only.length > 0 ? query.where('id', 'in', [...q.only]) : query.where(sql<boolean>`false`)
+  if (q.only)
+    query = q.only.length > 0 ? query.where('id', 'in', [...q.only]) : query.where(sql<boolean>`false`)
   const after = q.after
   if (after) {
     query = query.where((eb) =>
