@@ -11,7 +11,7 @@ import {
   sql,
   type TrackerDatabase,
 } from '@tracker/db'
-import { detectAggregateSupport } from './aggregates/aggregate-support.ts'
+import { type AggregateSupport, detectAggregateSupport } from './aggregates/aggregate-support.ts'
 
 /** The storage settings the database actually has (null where it has no such policy). */
 export interface DatabaseRetention {
@@ -91,8 +91,10 @@ export async function resolveDatabaseRetention(
   database: TrackerDatabase,
   configured: RetentionConfig,
   logger: Logger,
+  /** When the caller has detected it already (the engine at open). */
+  known?: AggregateSupport,
 ): Promise<ResolvedRetention> {
-  const support = await detectAggregateSupport(database)
+  const support = known ?? (await detectAggregateSupport(database))
   const resolved = support.enabled
     ? resolveRetention(configured, await readDatabaseRetention(database.db))
     : { effective: configured, mismatches: [] }

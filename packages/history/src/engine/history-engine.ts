@@ -92,7 +92,7 @@ export class HistoryEngine {
   static async open(options: HistoryEngineOptions): Promise<HistoryEngine> {
     const logger = options.logger
     const aggregates = await detectAggregateSupport(options.database)
-    const resolved = await resolveDatabaseRetention(options.database, options.retention, logger)
+    const resolved = await resolveDatabaseRetention(options.database, options.retention, logger, aggregates)
     const { effective } = resolved
     if (
       effective.hourlyRetentionMs < HOURLY_TIER_REACH_MS ||
