@@ -30,17 +30,6 @@ export function mergeWindows(a: TimeWindow | null, b: TimeWindow | null): TimeWi
 }
 
 /**
- * The part of `window` below an aggregate's watermark, where late reports stay invisible until the
- * aggregate is refreshed; above it real-time aggregation shows them already. Null when nothing is
- * below (or nothing was ever materialized: then every query is real-time).
- */
-export function windowBelowWatermark(window: TimeWindow, watermark: Date | null): TimeWindow | null {
-  if (!watermark || Number.isNaN(watermark.getTime())) return null
-  if (window.from >= watermark) return null
-  return { from: window.from, to: window.to < watermark ? window.to : watermark }
-}
-
-/**
  * The window to hand `refresh_continuous_aggregate` for a change in `window`: widened to whole
  * buckets (a refresh only recomputes buckets that lie entirely inside its window) and clipped so it
  * never starts where raw retention may have dropped data (a refresh there rebuilds buckets from what
@@ -64,8 +53,8 @@ export function clipRefreshWindow(
 /**
  * A window that materializes complete buckets only: it ends where the current bucket starts. The
  * bucket still filling is served by real-time aggregation; materializing it would move the watermark
- * past now, and every report arriving in it afterwards would count as late and make each change
- * refresh that bucket for every tracker.
+ * past now, and every report arriving in it afterwards would be an invalidation that the next refresh
+ * recomputes for every tracker.
  */
 export function completeBucketsOnly(window: TimeWindow | null, tier: Tier, now: Date): TimeWindow | null {
   if (!window) return null
@@ -78,11 +67,15 @@ export function completeBucketsOnly(window: TimeWindow | null, tier: Tier, now: 
 }
 
 /**
- * The periodic refresh window of a tier's aggregate: its configured reach back from now, up to the
- * start of the current bucket (as the seed's policies' end offsets keep it).
+ * The periodic refresh window of a tier's aggregate: back from now as far as a refresh is safe (late
+ * reports are only ever brought into the aggregates here, and they may land anywhere retention still
+ * keeps; TimescaleDB recomputes only the buckets its invalidation log names, so the reach costs
+ * little), at least the configured reach, up to the start of the current bucket (as the seed's
+ * policies' end offsets keep it).
  */
 export function periodicRefreshWindow(retention: RetentionConfig, tier: Tier, now: Date): TimeWindow | null {
-  const reach = tier === HOURLY_TIER ? retention.hourlyRefreshWindowMs : retention.dailyRefreshWindowMs
+  const configured = tier === HOURLY_TIER ? retention.hourlyRefreshWindowMs : retention.dailyRefreshWindowMs
+  const reach = Math.max(configured, retention.rawRetentionMs)
   return completeBucketsOnly(
     clipRefreshWindow(retention, tier, { from: new Date(now.getTime() - reach), to: now }, now),
     tier,

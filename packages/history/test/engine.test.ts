@@ -1,10 +1,13 @@
-import { sql } from '@tracker/db'
+import { DEFAULT_RETENTION, silentLogger, sql } from '@tracker/db'
 import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
+  aggregateWatermark,
   ChangeSet,
+  HistoryEngine,
   HOURLY_TIER_REACH_MS,
   hourlyTierStart,
+  type RefreshEvent,
   selectHistory,
   WHOLE_HISTORY,
 } from '../src/index.ts'
@@ -118,6 +121,72 @@ describe('incremental upkeep of location_history', () => {
       const hour = (await historyOf(a.id)).find((r) => r.timestamp.getTime() === hourStart(late.getTime()))
       expect(hour).toMatchObject({ latitude: 10, longitude: 20, nearest_city: 'Elsewhere', report_count: 2 })
       expect(await engine.check()).toEqual([])
+    } finally {
+      await feed.close()
+    }
+  })
+
+  it('a late report below the watermarks reaches location_history at once; the aggregates get it at the periodic refresh, not per change', async () => {
+    const events: RefreshEvent[] = []
+    const engine = await HistoryEngine.open({
+      database,
+      retention: DEFAULT_RETENTION,
+      logger: silentLogger,
+      observers: [{ onRefresh: (e) => events.push(e) }],
+    })
+    const feed = await notificationFeed(database)
+    try {
+      const a = await trackerWithHours(40)
+      const b = await trackerWithHours(40)
+      await engine.refreshPeriodic(context('periodic'))
+      await settle(database, feed)
+      await engine.applyChanges(feed.take(), context('notification'))
+      expect(await engine.check(WHOLE_HISTORY, null, 1000, 'materialized')).toEqual([])
+      const watermark = await aggregateWatermark(database.db, 'location_history_hourly')
+      const late = new Date(hourStart(Date.now()) - 30 * HOUR_MS + 45 * 60_000)
+      expect(late < watermark!).toBe(true)
+
+      await database.db
+        .insertInto('location_reports')
+        .values(reportRow(a.key, late, { latitude: -33, longitude: 151, nearest_city: 'Sydney, AU' }))
+        .execute()
+      await settle(database, feed)
+      const seen = events.length
+      await engine.applyChanges(feed.take(), context('notification'))
+      // Only location_history's upkeep ran: refreshing the aggregates' hour and day would have
+      // recomputed them for every tracker.
+      expect(events.slice(seen).map((e) => [e.object, e.outcome])).toEqual([
+        ['location_history', 'refreshed'],
+      ])
+      const point = (await historyOf(a.id)).find((r) => r.timestamp.getTime() === hourStart(late.getTime()))
+      expect(point).toMatchObject({
+        latitude: -33,
+        longitude: 151,
+        nearest_city: 'Sydney, AU',
+        report_count: 2,
+      })
+      expect(await engine.check()).toEqual([])
+      // Daily answers over the hourly tier's days see it too (rolled up from the hours).
+      for (const bucketSize of ['1 hour', '1 day'] as const) {
+        const points = await selectHistory(database.db, {
+          trackerId: a.id,
+          from: new Date(Date.now() - 3 * DAY_MS),
+          to: new Date(),
+          bucketSize,
+          tierStart: engine.tierStart(),
+          limit: 1000,
+        })
+        expect(points.reduce((n, p) => n + Number(p.report_count), 0)).toBe(a.reports + 1)
+        if (bucketSize === '1 hour') expect(points.some((p) => p.latitude === -33)).toBe(true)
+      }
+      // The aggregates lag until the periodic refresh, which recomputes what the invalidation log names.
+      const lagging = await engine.check(WHOLE_HISTORY, null, 1000, 'materialized')
+      expect(lagging.map((d) => [d.trackerId, d.kind, d.timestamp.getTime()])).toEqual([
+        [a.id, 'different', hourStart(late.getTime())],
+      ])
+      await engine.refreshPeriodic(context('periodic'))
+      expect(await engine.check(WHOLE_HISTORY, null, 1000, 'materialized')).toEqual([])
+      expect(await engine.check(WHOLE_HISTORY, [b.id])).toEqual([])
     } finally {
       await feed.close()
     }

@@ -136,7 +136,7 @@ describe('update_nearest_city', () => {
       .execute()
     await applyAnnounced()
     // Materialized: the city change lies below both watermarks.
-    await engine.refreshAggregates({ from: older, to: new Date() }, context(), 'whole')
+    await engine.refreshAggregates({ from: older, to: new Date() }, context())
 
     const { rows } = await sql<{
       changed: number

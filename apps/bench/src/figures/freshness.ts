@@ -218,8 +218,8 @@ export interface FreshnessRun {
  * shows it:
  * - recent: now, in the current hour, whose row location_history already holds (so the answer
  *   changes only when location_history is kept);
- * - late: about 36 hours ago, below both aggregates' watermarks (so the aggregates must be refreshed
- *   over its hour and day first).
+ * - late: about 36 hours ago, below both aggregates' watermarks (location_history computes its hour
+ *   or day from the tracker's raw reports; the aggregates get it at the periodic refresh).
  * Direct path first (the baseline: the bench applies the change the trigger announces with its own
  * engine, `engine.applyChanges`, no notification, no queue), then the real refresher (startRefresher,
  * its default REFRESH_MIN_INTERVAL).

@@ -11,7 +11,7 @@ export type RefreshOutcomeLabel =
   | 'cancelled'
 
 /** What asked for a refresh; logged and passed to observers so a refresh can be traced to its cause. */
-export type RefreshTrigger = 'notification' | 'late_window' | 'catch_up' | 'periodic' | 'manual' | 'retry'
+export type RefreshTrigger = 'notification' | 'catch_up' | 'periodic' | 'manual' | 'retry'
 
 /** One statement of the engine (an aggregate refresh or a location_history upkeep), or its skip. */
 export interface RefreshEvent {

@@ -19,7 +19,7 @@ import type { ChangeSet, UpkeepTarget } from '../change.ts'
 import { resolveDatabaseRetention } from '../retention-policy.ts'
 import { DAILY_TIER, HOURLY_TIER_REACH_MS, hourlyTierStart, REFRESH_ORDER } from '../tiers.ts'
 import { compareWithAggregates, type HistoryDifference } from '../upkeep/check.ts'
-import type { TrackerFilter } from '../upkeep/history-rows.ts'
+import type { RowSource, TrackerFilter } from '../upkeep/history-rows.ts'
 import { type UpkeepCounts, upkeepWindow } from '../upkeep/upkeep-window.ts'
 import {
   alignToDays,
@@ -28,7 +28,6 @@ import {
   mergeWindows,
   periodicRefreshWindow,
   type TimeWindow,
-  windowBelowWatermark,
 } from '../windows.ts'
 import type { HistoryObserver, RefreshEvent, RunContext } from './events.ts'
 import { type ObjectStatus, StatementRunner } from './statement-runner.ts'
@@ -140,65 +139,46 @@ export class HistoryEngine {
   }
 
   /**
-   * Makes a set of changes visible in every layer: each aggregate over the part of the changes that
-   * lies below its watermark (late reports; above it real-time aggregation shows them already), then
-   * location_history for the changed trackers in the changed days. Returns the span to try again
-   * when an aggregate was being refreshed by another session.
+   * Makes a set of changes visible in location_history: the changed trackers' rows in the changed
+   * days, computed from their raw reports (see RowSource), late reports below the aggregates'
+   * watermarks included. The aggregates are not refreshed here: TimescaleDB's invalidation log keeps
+   * what late reports changed, and the periodic refresh (at most hourly, as the seed has it)
+   * recomputes those buckets; refreshing a bucket recomputes it for every tracker, which would make
+   * each change cost what the whole history of that hour and day costs.
    */
   async applyChanges(changes: ChangeSet, context: RunContext): Promise<TimeWindow | null> {
-    const span = changes.span()
-    const retry = span ? await this.refreshAggregates(span, context, 'below_watermark') : null
     await this.upkeep(changes.targets(), context)
-    return retry
+    return null
   }
 
   /**
-   * Refreshes the aggregates over `window` (whole: all of it, as the API's mutation asks;
-   * below_watermark: only what real-time aggregation does not show), hourly then daily, each clipped
-   * to what retention leaves safe. Returns the part to retry (another session was refreshing).
+   * Refreshes both aggregates over `window` (the API's mutation), hourly then daily, each clipped to
+   * what retention leaves safe and to complete buckets. Returns the part to retry (another session
+   * was refreshing).
    */
-  async refreshAggregates(
-    window: TimeWindow,
-    context: RunContext,
-    mode: 'whole' | 'below_watermark',
-  ): Promise<TimeWindow | null> {
+  async refreshAggregates(window: TimeWindow, context: RunContext): Promise<TimeWindow | null> {
     if (!this.aggregates.enabled) return null
     const now = this.#clock()
     let retry: TimeWindow | null = null
-    const trigger = mode === 'below_watermark' ? 'late_window' : context.trigger
     for (const tier of REFRESH_ORDER) {
-      const part =
-        mode === 'whole'
-          ? window
-          : windowBelowWatermark(window, await aggregateWatermark(this.database.db, tier.aggregate))
-      if (!part) continue
-      // Below the watermark a bucket is materialized already, complete or not: refresh it. A whole
-      // window (the API's mutation) materializes complete buckets only, as the periodic refresh does.
-      const clipped =
-        mode === 'whole'
-          ? completeBucketsOnly(clipRefreshWindow(this.retention, tier, part, now), tier, now)
-          : clipRefreshWindow(this.retention, tier, part, now)
+      // Complete buckets only, as the periodic refresh: the bucket still filling is real-time.
+      const clipped = completeBucketsOnly(clipRefreshWindow(this.retention, tier, window, now), tier, now)
       if (!clipped) {
         this.#runner.record({
           object: tier.aggregate,
           outcome: 'skipped_outside_safe_window',
-          trigger,
+          trigger: context.trigger,
           runId: context.runId,
-          window: part,
+          window,
           durationMs: 0,
           finishedAt: new Date(),
         })
         continue
       }
-      const { outcome } = await this.#runner.run(
-        tier.aggregate,
-        clipped,
-        { ...context, trigger },
-        async (session) => ({
-          outcome: await refreshContinuousAggregate(session, tier.aggregate, clipped),
-        }),
-      )
-      if (outcome === 'skipped_concurrent') retry = mergeWindows(retry, part)
+      const { outcome } = await this.#runner.run(tier.aggregate, clipped, context, async (session) => ({
+        outcome: await refreshContinuousAggregate(session, tier.aggregate, clipped),
+      }))
+      if (outcome === 'skipped_concurrent') retry = mergeWindows(retry, window)
     }
     return retry
   }
@@ -209,7 +189,7 @@ export class HistoryEngine {
    * refresh made visible is in every layer when it returns. Returns the part to retry.
    */
   async refreshWindow(window: TimeWindow, context: RunContext): Promise<TimeWindow | null> {
-    const retry = await this.refreshAggregates(window, context, 'whole')
+    const retry = await this.refreshAggregates(window, context)
     await this.upkeep([{ window: alignToDays(window), trackers: null }], context)
     return retry
   }
@@ -275,18 +255,36 @@ export class HistoryEngine {
     )
   }
 
-  /** Recomputes all of location_history from the aggregates (recovery); rewrites only rows that differ. */
+  /** Recomputes all of location_history from its sources (recovery); rewrites only rows that differ. */
   rebuild(context: RunContext): Promise<UpkeepResult> {
     return this.upkeep([{ window: WHOLE_HISTORY, trackers: null }], context)
   }
 
-  /** Differences between location_history and what the aggregates say (empty: they agree). */
+  /**
+   * Differences between location_history and what the aggregates say (empty: they agree). By
+   * default "what they say" is what they hold once refreshed: their definition over the raw reports
+   * where those are all kept, their rows before (RowSource); `against: 'materialized'` compares
+   * with the aggregates' rows as they are, which lag late reports until the periodic refresh.
+   */
   check(
     window: TimeWindow = WHOLE_HISTORY,
     trackers: TrackerFilter = null,
     limit?: number,
+    against: 'refreshed' | 'materialized' = 'refreshed',
   ): Promise<HistoryDifference[]> {
-    return compareWithAggregates(this.database.db, window, trackers, this.tierStart(), limit)
+    const source = against === 'refreshed' ? this.rowSource() : { rawFrom: null }
+    return compareWithAggregates(this.database.db, window, trackers, this.tierStart(), source, limit)
+  }
+
+  /**
+   * Where location_history's rows come from now: raw reports from the first day whose reports
+   * retention surely still keeps (the oldest day a refresh may safely rebuild), the aggregates
+   * before it; the aggregates everywhere without TimescaleDB.
+   */
+  rowSource(): RowSource {
+    if (!this.aggregates.enabled) return { rawFrom: null }
+    const oldest = oldestSafeRefreshStart(this.retention, DAY_MS, this.#clock()).getTime()
+    return { rawFrom: new Date(Math.ceil(oldest / DAY_MS) * DAY_MS) }
   }
 
   /**
@@ -309,6 +307,7 @@ export class HistoryEngine {
 
   async #upkeepTransaction(session: Kysely<Database>, targets: UpkeepTarget[]): Promise<UpkeepResult> {
     const tierStart = this.tierStart()
+    const source = this.rowSource()
     return session.transaction().execute(async (tx) => {
       const { rows } = await sql<{ hourly_tier_start: Date | null }>`
         SELECT hourly_tier_start FROM location_history_state FOR UPDATE`.execute(tx)
@@ -327,10 +326,11 @@ export class HistoryEngine {
         // The days between the old and the new boundary change tier, for every tracker.
         const from = previous < tierStart ? previous : tierStart
         const to = previous < tierStart ? tierStart : previous
-        add(await upkeepWindow(tx, { from, to }, null, tierStart))
+        add(await upkeepWindow(tx, { from, to }, null, tierStart, source))
         add(await this.#dropExpiredDays(tx))
       }
-      for (const target of work) add(await upkeepWindow(tx, target.window, target.trackers, tierStart))
+      for (const target of work)
+        add(await upkeepWindow(tx, target.window, target.trackers, tierStart, source))
       await sql`UPDATE location_history_state SET hourly_tier_start = ${tierStart.toISOString()}::timestamptz, updated_at = now()`.execute(
         tx,
       )

@@ -1,6 +1,12 @@
 import { type Database, type Kysely, sql } from '@tracker/db'
 import type { TimeWindow } from '../windows.ts'
-import { expectedRows, storedRows, type TrackerFilter, VALUE_COLUMNS } from './history-rows.ts'
+import {
+  expectedRows,
+  type RowSource,
+  storedRows,
+  type TrackerFilter,
+  VALUE_COLUMNS,
+} from './history-rows.ts'
 
 export type DifferenceKind = 'missing' | 'extra' | 'different'
 
@@ -18,8 +24,8 @@ export interface HistoryDifference {
 const differs = sql.raw(VALUE_COLUMNS.map((c) => `e.${c} IS DISTINCT FROM s.${c}`).join(' OR '))
 
 /**
- * Compares location_history with what the aggregates say for `window` (the tier boundary at
- * `tierStart`) and returns every difference: rows missing from location_history, rows it has that
+ * Compares location_history with what its sources say (RowSource) for `window` (the tier boundary
+ * at `tierStart`) and returns every difference: rows missing from location_history, rows it has that
  * the aggregates do not, rows whose values differ. Empty when they agree. For operators
  * (`npm run history -- check`) and for tests.
  */
@@ -28,6 +34,7 @@ export async function compareWithAggregates(
   window: TimeWindow,
   trackers: TrackerFilter,
   tierStart: Date,
+  source: RowSource,
   limit = 1000,
 ): Promise<HistoryDifference[]> {
   const { rows } = await sql<{
@@ -44,7 +51,7 @@ export async function compareWithAggregates(
            coalesce(e.bucket_size, s.bucket_size) AS bucket_size,
            CASE WHEN e.tracker_id IS NULL THEN NULL ELSE to_jsonb(e) END AS expected,
            CASE WHEN s.tracker_id IS NULL THEN NULL ELSE to_jsonb(s) END AS stored
-      FROM (${expectedRows(window, trackers, tierStart)}) e
+      FROM (${expectedRows(window, trackers, tierStart, source)}) e
       FULL JOIN (${storedRows(window, trackers)}) s
         ON s.tracker_id = e.tracker_id AND s.bucket_size = e.bucket_size AND s."timestamp" = e."timestamp"
      WHERE e.tracker_id IS NULL OR s.tracker_id IS NULL OR ${differs}

@@ -1,6 +1,6 @@
 import { type Database, type Kysely, sql } from '@tracker/db'
 import type { TimeWindow } from '../windows.ts'
-import { expectedRows, type TrackerFilter, VALUE_COLUMNS, valueList } from './history-rows.ts'
+import { expectedRows, type RowSource, type TrackerFilter, VALUE_COLUMNS, valueList } from './history-rows.ts'
 
 export interface UpkeepCounts {
   /** Rows inserted or changed. */
@@ -14,7 +14,7 @@ const storedTuple = sql.raw(VALUE_COLUMNS.map((c) => `location_history.${c}`).jo
 const excludedTuple = sql.raw(VALUE_COLUMNS.map((c) => `EXCLUDED.${c}`).join(', '))
 
 /**
- * Makes location_history equal to what the aggregates say for `trackers` in `window` (whole days),
+ * Makes location_history equal to its sources (RowSource) for `trackers` in `window` (whole days),
  * in one statement: rows that are new or differ are written, rows the aggregates no longer have are
  * removed, and rows that are already right are left alone (not rewritten: other readers' snapshots,
  * row identity and the table's bloat stay as they are). Its cost follows the window and the trackers,
@@ -25,13 +25,14 @@ export async function upkeepWindow(
   window: TimeWindow,
   trackers: TrackerFilter,
   tierStart: Date,
+  source: RowSource,
 ): Promise<UpkeepCounts> {
   const lo = sql`${window.from.toISOString()}::timestamptz`
   const hi = sql`${window.to.toISOString()}::timestamptz`
   const ids = trackers ? sql`AND lh.tracker_id = ANY(${[...trackers]}::uuid[])` : sql``
   // The comment names the statement in pg_stat_activity, whose query text is cut at 1 KB.
   const { rows } = await sql<{ written: number; removed: number }>`/* location_history upkeep */
-    WITH expected AS MATERIALIZED (${expectedRows(window, trackers, tierStart)}),
+    WITH expected AS MATERIALIZED (${expectedRows(window, trackers, tierStart, source)}),
     removed AS (
       DELETE FROM location_history lh
        WHERE lh."timestamp" >= ${lo} AND lh."timestamp" < ${hi} ${ids}
