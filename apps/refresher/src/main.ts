@@ -11,14 +11,16 @@ Usage:
   main.ts               run: LISTEN on refresh_location_history and refresh on notification,
                         refresh the aggregates every PERIODIC_REFRESH_INTERVAL (one replica at a time),
                         serve /health and /metrics on REFRESHER_HTTP_PORT
-  main.ts refresh-all   refresh location_history_hourly (48 h), location_history_daily (7 days), then
+  main.ts refresh-all   refresh location_history_hourly (48 h), location_history_daily (back to the
+                        late horizon, 8 days by default), then
                         location_history for every tracker over the days a late report can reach
                         (what replaces REFRESH MATERIALIZED VIEW location_history); exit 0 done,
                         1 a refresh failed
-  main.ts rebuild       recompute all of location_history from the aggregates (recovery; rewrites
-                        only rows that differ); exit 0 done, 1 failed
-  main.ts check         compare location_history with what the aggregates say and print every
-                        difference; exit 0 they agree, 1 they differ (or the check failed)
+  main.ts rebuild       recompute all of location_history from its sources (raw reports where all
+                        are kept, the daily aggregate before; recovery; rewrites only rows that
+                        differ); exit 0 done, 1 failed
+  main.ts check         compare location_history with what the aggregates say once refreshed and
+                        print every difference; exit 0 they agree, 1 they differ (or the check failed)
   main.ts --help
 
 Configuration comes from the environment: see apps/refresher/README.md.`

@@ -96,7 +96,7 @@ const MEANINGS: Record<string, string> = {
   DAILY_RETENTION: 'location_history_daily kept',
   DAILY_CHUNK_INTERVAL: 'chunk interval of the daily aggregate',
   HOURLY_REFRESH_WINDOW: 'how far back the hourly aggregate is refreshed',
-  DAILY_REFRESH_WINDOW: 'how far back the daily aggregate is refreshed',
+  DAILY_REFRESH_WINDOW: 'how far back the daily aggregate is refreshed at least (it always reaches the late horizon)',
 }
 
 /** Shown instead of "(unset)" where unset means something specific. */
