@@ -61,7 +61,42 @@ describe('simulator command line', () => {
     expect(config.simulator.failures?.when).toBeTypeOf('function')
   })
 
+  it("turns the flags of Apple's 2026 behaviour into options, all off by default", () => {
+    const config = parseCliArgs([
+      '--latest-per-key',
+      '16',
+      '--ignore-days',
+      '--first-id-only',
+      '--empty-rate',
+      '0.1',
+      '--server-error-rate',
+      '0.05',
+      '--unauthorized-rate',
+      '0.01',
+    ])
+    expect(config.simulator).toMatchObject({
+      latestPerKey: 16,
+      ignoreDays: true,
+      firstIdOnly: true,
+      failureRates: { emptyBody: 0.1, serverError: 0.05, unauthorized: 0.01 },
+    })
+    const plain = parseCliArgs([]).simulator
+    expect([plain.latestPerKey, plain.ignoreDays, plain.firstIdOnly, plain.failureRates]).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+    ])
+  })
+
   it.each([
+    [['--latest-per-key', '0'], /--latest-per-key must be at least 1/],
+    [['--latest-per-key', '2.5'], /--latest-per-key must be a whole number/],
+    [['--ignore-days=yes'], /does not take an argument/],
+    [['--empty-rate', '1.5'], /--empty-rate must be a number between 0 and 1/],
+    [['--server-error-rate=-0.1'], /--server-error-rate must be a number between 0 and 1/],
+    [['--unauthorized-rate', 'often'], /--unauthorized-rate must be a number between 0 and 1/],
+    [['--empty-rate', '0.6', '--server-error-rate', '0.6'], /add up to 1.2; together they must be at most 1/],
     [['--port', 'eighty'], /--port must be a whole number/],
     [['--share-89', '2'], /between 0 and 1/],
     [['--user', 'me'], /go together/],

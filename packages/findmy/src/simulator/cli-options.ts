@@ -36,6 +36,15 @@ Reports
   --dedupe-by-timestamp          the real endpoint's quirk: one report per timestamp per request
   --max-reports-per-request <n>  cap the reports of one answer, newest kept (Apple does)
 
+Apple since about April 2026
+  --latest-per-key <n>           each key's answer holds only its newest n reports
+  --ignore-days                  ignore the request's days; the network's --days applies
+  --first-id-only                answer a request with several ids for its first id only
+  --empty-rate <0..1>            share of requests answered 200 with no body (default 0)
+  --server-error-rate <0..1>     share of requests answered 501 (default 0)
+  --unauthorized-rate <0..1>     share of requests answered 401 (default 0)
+                                 the rates add up to at most 1; --failure-share decides first
+
 Failures
   --failure-share <0..1>         share of requests that fail (default 0)
   --failures <list>              what they fail with, comma-separated (default 501,504):
@@ -107,6 +116,25 @@ export function parseCliArgs(
       0,
     )
   }
+  if (values['latest-per-key'] !== undefined) {
+    const latest = integer('--latest-per-key', values['latest-per-key'], 0)
+    if (latest < 1) throw new CliUsageError(`--latest-per-key must be at least 1, got "${latest}"`)
+    simulator.latestPerKey = latest
+  }
+  if (values['ignore-days']) simulator.ignoreDays = true
+  if (values['first-id-only']) simulator.firstIdOnly = true
+  const failureRates = {
+    emptyBody: fraction('--empty-rate', values['empty-rate'], 0),
+    serverError: fraction('--server-error-rate', values['server-error-rate'], 0),
+    unauthorized: fraction('--unauthorized-rate', values['unauthorized-rate'], 0),
+  }
+  const totalRate = failureRates.emptyBody + failureRates.serverError + failureRates.unauthorized
+  if (totalRate > 1 + 1e-9) {
+    throw new CliUsageError(
+      `--empty-rate, --server-error-rate and --unauthorized-rate add up to ${totalRate}; together they must be at most 1`,
+    )
+  }
+  if (totalRate > 0) simulator.failureRates = failureRates
   if (values.user !== undefined && values.password !== undefined) {
     simulator.auth = { username: values.user, password: values.password }
   }
@@ -153,6 +181,12 @@ function parse(args: readonly string[]) {
       'no-gaps': { type: 'boolean' },
       'dedupe-by-timestamp': { type: 'boolean' },
       'max-reports-per-request': { type: 'string' },
+      'latest-per-key': { type: 'string' },
+      'ignore-days': { type: 'boolean' },
+      'first-id-only': { type: 'boolean' },
+      'empty-rate': { type: 'string' },
+      'server-error-rate': { type: 'string' },
+      'unauthorized-rate': { type: 'string' },
       'failure-share': { type: 'string' },
       failures: { type: 'string' },
       verbose: { type: 'boolean' },

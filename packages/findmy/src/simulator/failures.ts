@@ -51,6 +51,61 @@ export function failRandomly(share: number, failures: readonly SimulatedFailure[
   }
 }
 
+/**
+ * Shares (0..1) of all requests that fail at random, e.g. Apple's fetch since about April 2026: empty
+ * 200s, 5xx that come and go, the odd 401. Each request's fate is a function of the seed and its number.
+ */
+export interface FailureRates {
+  /** A 200 with no body (`empty_body`). */
+  emptyBody?: number
+  /** A 501 with no body (`server_error`), as mh_endpoint.py answers any failure. */
+  serverError?: number
+  /** A 401 with `WWW-Authenticate` (`unauthorized`). */
+  unauthorized?: number
+}
+
+const RATED: ReadonlyArray<[keyof FailureRates, SimulatedFailure]> = [
+  ['emptyBody', { type: 'empty_body' }],
+  ['serverError', { type: 'server_error' }],
+  ['unauthorized', { type: 'unauthorized' }],
+]
+
+/** The rates with every share checked: each between 0 and 1, and at most 1 together. */
+export function validFailureRates(rates: FailureRates): Required<FailureRates> {
+  let total = 0
+  for (const [name] of RATED) {
+    const value = rates[name] ?? 0
+    if (!(typeof value === 'number' && value >= 0 && value <= 1)) {
+      throw new RangeError(`failureRates.${name} must be a share between 0 and 1, got ${value}`)
+    }
+    total += value
+  }
+  if (total > 1 + 1e-9) {
+    throw new RangeError(`failureRates add up to ${total}; together they must be at most 1`)
+  }
+  return {
+    emptyBody: rates.emptyBody ?? 0,
+    serverError: rates.serverError ?? 0,
+    unauthorized: rates.unauthorized ?? 0,
+  }
+}
+
+/** The failure the rates give request `number` (1-based), or null: one draw splits [0, 1) between them. */
+export function rateFailure(
+  rates: Required<FailureRates>,
+  seed: number,
+  number: number,
+): SimulatedFailure | null {
+  // Its own salt, so that a failRandomly plan with the same seed draws independently.
+  const r = unit(seed, number, 0x7a7e)
+  let bound = 0
+  for (const [name, failure] of RATED) {
+    bound += rates[name]
+    if (r < bound) return failure
+  }
+  return null
+}
+
 export function failureStatus(failure: SimulatedFailure | null): number | null {
   switch (failure?.type) {
     case 'unauthorized':

@@ -1,6 +1,7 @@
 export { CITIES, type City } from './cities.ts'
 export {
   type FailurePlan,
+  type FailureRates,
   failNext,
   failRandomly,
   type SimulatedFailure,

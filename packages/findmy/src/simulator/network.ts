@@ -43,6 +43,15 @@ export interface NetworkOptions {
   maxReportsPerRequest?: number
   /** Generated payloads kept in memory (default 2 million); older pages are rebuilt on demand. */
   cacheReports?: number
+  /**
+   * Apple since about April 2026: each key's answer holds only its newest N reports (by payload
+   * timestamp), before the de-duplication quirk and the per-request cap (default: all).
+   */
+  latestPerKey?: number
+  /** Apple since about April 2026: the request's `days` is ignored; the network's retention applies (default false). */
+  ignoreDays?: boolean
+  /** A request with several ids is answered for its first id only; the others get nothing (default false). */
+  firstIdOnly?: boolean
 }
 
 export type Corruption = 'tampered' | 'truncated' | 'out_of_range'
@@ -120,6 +129,9 @@ export class SimulatedNetwork {
   readonly #gaps: boolean
   readonly #dedupeByTimestamp: boolean
   readonly #maxReportsPerRequest: number
+  readonly #latestPerKey: number
+  readonly #ignoreDays: boolean
+  readonly #firstIdOnly: boolean
   readonly #maxCachedPages: number
   readonly #step: EphemeralStep
   readonly #trackers: TrackerState[] = []
@@ -149,6 +161,13 @@ export class SimulatedNetwork {
     this.#gaps = options.gaps ?? true
     this.#dedupeByTimestamp = options.dedupeByTimestamp ?? false
     this.#maxReportsPerRequest = options.maxReportsPerRequest ?? Number.POSITIVE_INFINITY
+    const latest = options.latestPerKey
+    if (latest !== undefined && !(Number.isSafeInteger(latest) && latest >= 1)) {
+      throw new RangeError(`latestPerKey must be a whole number of at least 1, got ${latest}`)
+    }
+    this.#latestPerKey = latest ?? Number.POSITIVE_INFINITY
+    this.#ignoreDays = options.ignoreDays ?? false
+    this.#firstIdOnly = options.firstIdOnly ?? false
     this.#maxCachedPages = Math.max(1, Math.ceil((options.cacheReports ?? 2_000_000) / PAGE_SIZE))
     this.#step = ephemeralStep(this.#seed)
     for (const tracker of options.trackers) this.addTracker(tracker)
@@ -194,15 +213,21 @@ export class SimulatedNetwork {
     })
   }
 
+  /** The ids of a request the network answers for: all of them, or only the first with `firstIdOnly`. */
+  answeredIds(ids: readonly string[]): string[] {
+    return this.#firstIdOnly ? ids.slice(0, 1) : [...ids]
+  }
+
   /**
    * What the endpoint answers at `now` for `ids` and `days`: reports newer than now - days (and inside
    * the network's retention) that were already published, newest first, with the enabled quirks.
    */
   answer(ids: readonly string[], days: number, now: Date): ServedReport[] {
     let served = this.#collect(
-      ids,
-      days,
+      this.answeredIds(ids),
+      this.#ignoreDays ? this.#retentionDays : days,
       now,
+      this.#latestPerKey,
       (hashedAdvKey, _tracker, _keyIndex, _ordinal, plan, payload) => ({
         id: hashedAdvKey,
         datePublished: plan.datePublished,
@@ -222,14 +247,34 @@ export class SimulatedNetwork {
   }
 
   /**
-   * Ground truth: every report of `ids` (default: all keys) that the endpoint would serve at `now` for
-   * `days`, without the de-duplication quirk or the per-request cap, oldest first.
+   * Ground truth: every report of `ids` (default: all keys) that exists at `now` for `days`: published
+   * and inside the network's retention, oldest first. It ignores the endpoint's quirks (`latestPerKey`,
+   * `ignoreDays`, `firstIdOnly`, the de-duplication and the per-request cap); `servedReports` applies them.
    */
   visibleReports(options: { ids?: readonly string[]; days?: number; now: Date }): SimulatedReport[] {
+    return this.#reports(options, Number.POSITIVE_INFINITY, false)
+  }
+
+  /**
+   * What polling each of `ids` (default: all keys) on its own at `now` for `days` gets, oldest first:
+   * `visibleReports` with `latestPerKey`, `ignoreDays` and the per-request cap applied. The reports in
+   * `visibleReports` but not here are the ones such polls cannot see.
+   */
+  servedReports(options: { ids?: readonly string[]; days?: number; now: Date }): SimulatedReport[] {
+    // One key's reports have distinct timestamps, so the cap of a single-id answer is one more per-key limit.
+    return this.#reports(options, Math.min(this.#latestPerKey, this.#maxReportsPerRequest), this.#ignoreDays)
+  }
+
+  #reports(
+    options: { ids?: readonly string[]; days?: number; now: Date },
+    latestPerKey: number,
+    ignoreDays: boolean,
+  ): SimulatedReport[] {
     const reports = this.#collect(
       options.ids ?? [...this.#keys.keys()],
-      options.days ?? this.#retentionDays,
+      ignoreDays ? this.#retentionDays : (options.days ?? this.#retentionDays),
       options.now,
+      latestPerKey,
       (hashedAdvKey, tracker, keyIndex, _ordinal, plan, payload) => ({
         hashedAdvKey,
         trackerIndex: tracker.index,
@@ -248,10 +293,12 @@ export class SimulatedNetwork {
     return reports.sort((a, b) => a.timestamp.getTime() - b.timestamp.getTime())
   }
 
+  /** The reports of each id inside the window, at most `latestPerKey` per id (its newest), oldest first per id. */
   #collect<T>(
     ids: readonly string[],
     days: number,
     now: Date,
+    latestPerKey: number,
     make: (
       hashedAdvKey: string,
       tracker: TrackerState,
@@ -273,9 +320,16 @@ export class SimulatedNetwork {
       const entry = this.#keys.get(id)
       if (!entry) continue
       const { tracker, keyIndex } = entry
+      const found: Array<{ ordinal: number; plan: SlotPlan }> = []
       for (const { slot, ordinal } of this.#ordinals(tracker, keyIndex, firstSlot, lastSlot)) {
         const plan = this.#plan(tracker, slot, ordinal)
         if (!plan || plan.timestampMs / 1000 <= startSeconds || plan.datePublished > nowMs) continue
+        found.push({ ordinal, plan })
+      }
+      // Slots come in order and a later slot has a later timestamp: the newest are the last ones.
+      // Only these are encrypted, so a small latestPerKey also saves generating the older pages.
+      const kept = found.length > latestPerKey ? found.slice(found.length - latestPerKey) : found
+      for (const { ordinal, plan } of kept) {
         const payload = this.#payload(tracker, keyIndex, ordinal)
         if (payload !== null) out.push(make(id, tracker, keyIndex, ordinal, plan, payload))
       }

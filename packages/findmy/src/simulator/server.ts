@@ -2,7 +2,14 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Logger, silentLogger } from '../logger.ts'
-import { type FailurePlan, failureStatus, type SimulatedFailure } from './failures.ts'
+import {
+  type FailurePlan,
+  type FailureRates,
+  failureStatus,
+  rateFailure,
+  type SimulatedFailure,
+  validFailureRates,
+} from './failures.ts'
 import {
   type NetworkOptions,
   type NetworkStats,
@@ -19,6 +26,11 @@ export interface SimulatorOptions extends NetworkOptions {
   /** The simulator's clock (default: the real one); tests move it to make late reports appear. */
   now?: () => Date
   failures?: FailurePlan
+  /**
+   * Seeded shares of requests that fail at random, like Apple's fetch since about April 2026; a
+   * `failures` plan that decides a request wins over them. Also settable later with `setFailureRates`.
+   */
+  failureRates?: FailureRates
   logger?: Logger
   /** Requests kept in `requests` (default 10 000, the newest). */
   maxRecordedRequests?: number
@@ -35,6 +47,10 @@ export interface RecordedRequest {
   days: number | null
   authorized: boolean
   failure: SimulatedFailure['type'] | null
+  /** What chose `failure`: the scripted `failures` plan or the `failureRates`; null without a failure. */
+  failureSource: 'plan' | 'rate' | null
+  /** The ids the reports were looked up for (only the first with `firstIdOnly`); empty when none were. */
+  answeredIds: string[]
   /** null: no answer (connection reset, or the client went away during a slow answer). */
   status: number | null
   reports: number
@@ -52,6 +68,7 @@ export interface RunningSimulator {
   readonly requests: readonly RecordedRequest[]
   readonly stats: SimulatorStats
   setFailures(plan: FailurePlan | null): void
+  setFailureRates(rates: FailureRates | null): void
   addTracker(tracker: SimulatedTrackerInput): void
   clearRequests(): void
   stop(): Promise<void>
@@ -74,13 +91,26 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     : null
   const stopping = new AbortController()
   let plan: FailurePlan = copyPlan(options.failures)
+  const seed = options.seed ?? 1
+  let rates = validFailureRates(options.failureRates ?? {})
   let requestCount = 0
   let reportsServed = 0
   const requests: RecordedRequest[] = []
 
-  const nextFailure = (info: { number: number; ids: string[]; days: number }): SimulatedFailure | null => {
-    if (plan.next && plan.next.length > 0) return plan.next.shift() ?? null
-    return plan.when?.(info) ?? null
+  const nextFailure = (info: {
+    number: number
+    ids: string[]
+    days: number
+  }): { failure: SimulatedFailure; source: 'plan' | 'rate' } | null => {
+    // A scripted entry decides its request, also a null one (it lets the request through).
+    if (plan.next && plan.next.length > 0) {
+      const failure = plan.next.shift()
+      return failure ? { failure, source: 'plan' } : null
+    }
+    const planned = plan.when?.(info)
+    if (planned) return { failure: planned, source: 'plan' }
+    const rated = rateFailure(rates, seed, info.number)
+    return rated ? { failure: rated, source: 'rate' } : null
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> {
@@ -103,8 +133,10 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     if (!request) return finish(501)
     record.ids = request.ids
     record.days = request.days
-    const failure = nextFailure({ number: record.number, ...request })
+    const chosen = nextFailure({ number: record.number, ...request })
+    const failure = chosen?.failure
     record.failure = failure?.type ?? null
+    record.failureSource = chosen?.source ?? null
     switch (failure?.type) {
       case 'unauthorized':
         return unauthorized()
@@ -135,6 +167,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
         break
       }
     }
+    record.answeredIds = network.answeredIds(request.ids)
     const reports = network.answer(request.ids, request.days, now())
     record.reports = reports.length
     reportsServed += reports.length
@@ -164,6 +197,8 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
       days: null,
       authorized: true,
       failure: null,
+      failureSource: null,
+      answeredIds: [],
       status: null,
       reports: 0,
     }
@@ -187,6 +222,7 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
             status: record.status,
             reports: record.reports,
             failure: record.failure,
+            failureSource: record.failureSource,
           },
           'simulator request',
         )
@@ -214,6 +250,9 @@ export async function startSimulator(options: SimulatorOptions): Promise<Running
     },
     setFailures(next) {
       plan = copyPlan(next ?? undefined)
+    },
+    setFailureRates(next) {
+      rates = validFailureRates(next ?? {})
     },
     addTracker(tracker) {
       network.addTracker(tracker)
