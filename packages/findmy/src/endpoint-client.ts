@@ -47,7 +47,69 @@ export interface ReportEndpointClientOptions {
   /** Between any two requests (default 1 s): polling too fast has got accounts banned. */
   pauseBetweenRequestsMs?: number
   logger?: Logger
+  /**
+   * Called once per HTTP request, retries included, when its outcome is known. A request cut short
+   * by the caller's `signal` is not reported (the caller stopped, the endpoint did not fail).
+   */
+  onRequest?: (event: EndpointRequestEvent) => void
+  /**
+   * Which of `ids` are expected to have reports now (e.g. they had some within the lookback). Asked
+   * only after a multi-id answer with reports for no id but the first: the expected ones that got
+   * none are then asked for one by one. Without it, such answers are taken as they are.
+   */
+  expectedIds?: (ids: string[]) => Promise<Set<string>>
 }
+
+/**
+ * What one request to the endpoint came to.
+ * ok: 200 with `results`. empty: 200 with an empty body or without `results`. unauthorized: 401.
+ * server_error: 5xx. timeout: no answer within timeoutMs. failed: unreachable, or any other bad
+ * answer (other statuses, a body that is not the endpoint's JSON). partial: 200 with reports for
+ * the first id only while other ids were expected to have some (Apple has answered multi-id
+ * requests that way).
+ */
+export type EndpointRequestOutcome =
+  | 'ok'
+  | 'empty'
+  | 'unauthorized'
+  | 'server_error'
+  | 'timeout'
+  | 'partial'
+  | 'failed'
+
+export const ENDPOINT_REQUEST_OUTCOMES: readonly EndpointRequestOutcome[] = [
+  'ok',
+  'partial',
+  'empty',
+  'unauthorized',
+  'server_error',
+  'timeout',
+  'failed',
+]
+
+/** ok and partial: the endpoint answered; every other outcome is a failing request. */
+export const isFailingOutcome = (outcome: EndpointRequestOutcome): boolean =>
+  outcome !== 'ok' && outcome !== 'partial'
+
+export interface EndpointRequestEvent {
+  outcome: EndpointRequestOutcome
+  /** How many ids the request asked for. */
+  ids: number
+  /** The HTTP status, null when none came (timeout, network error). */
+  status: number | null
+  durationMs: number
+  /** The batch (0-based) it was made for. */
+  batch: number
+  /** 1 for a batch's (or an id's) first request, then its retries. */
+  attempt: number
+  /** A single-id request after a suspected "first id only" answer. */
+  alone: boolean
+  /** When the answer (or the failure) came. */
+  at: Date
+}
+
+/** Requests by outcome; outcomes that did not occur are left out. */
+export type EndpointRequestCounts = Partial<Record<EndpointRequestOutcome, number>>
 
 export type BatchResult =
   | {
@@ -55,11 +117,51 @@ export type BatchResult =
       ids: string[]
       ok: true
       reports: EndpointReport[]
+      /** Requests of the batch itself (its retries included, the single-id requests not). */
       attempts: number
       /** Entries without a string id or payload, left out (and logged as a warning). */
       skippedEntries?: number
+      /** Every request the batch made, by outcome (single-id requests included). */
+      requests: EndpointRequestCounts
+      /**
+       * Ids asked for again one by one because the batch's answer had reports for the first id
+       * only while they were expected to have some; their reports are in `reports`.
+       */
+      retriedAlone: string[]
+      /** Reports those single-id requests brought. */
+      recoveredReports: number
+      /** Ids whose single-id request failed for good (their reports come with a later run). */
+      aloneFailures: { id: string; error: ReportEndpointError }[]
     }
-  | { index: number; ids: string[]; ok: false; error: ReportEndpointError; attempts: number }
+  | {
+      index: number
+      ids: string[]
+      ok: false
+      error: ReportEndpointError
+      attempts: number
+      requests: EndpointRequestCounts
+    }
+
+/** One request with its retries: the answer, or the error it gave up with. */
+type Attempted =
+  | {
+      ok: true
+      reports: EndpointReport[]
+      skippedEntries: number
+      attempts: number
+      /** The successful request, to report once its outcome (ok or partial) is known. */
+      request: Omit<EndpointRequestEvent, 'outcome'>
+    }
+  | { ok: false; error: ReportEndpointError; attempts: number }
+
+/** Per fetchBatches call: requests made so far, and the 401 that stops the rest. */
+interface FetchState {
+  requestsSent: number
+  refused: ReportEndpointError | undefined
+  signal: AbortSignal | undefined
+  days: number
+  batches: number
+}
 
 const DEFAULTS = {
   batchSize: 5,
@@ -81,6 +183,8 @@ export class ReportEndpointClient {
   readonly #authorization: string | undefined
   readonly #options: typeof DEFAULTS
   readonly #logger: Logger
+  readonly #onRequest: ((event: EndpointRequestEvent) => void) | undefined
+  readonly #expectedIds: ((ids: string[]) => Promise<Set<string>>) | undefined
 
   constructor(options: ReportEndpointClientOptions) {
     let url: URL
@@ -115,12 +219,18 @@ export class ReportEndpointClient {
       ),
     }
     this.#logger = options.logger ?? silentLogger
+    this.#onRequest = options.onRequest
+    this.#expectedIds = options.expectedIds
   }
 
   /**
    * Fetches the reports of `ids` for the last `days` days, one batch after the other. Every batch
    * yields exactly one result. After a 401 the remaining batches fail without a request (attempts 0):
    * the credentials are wrong for all of them. Aborting `signal` stops with its reason.
+   *
+   * A multi-id answer with reports for no id but the first is checked against `expectedIds`: the
+   * expected ids that got none are asked for one by one (same pause, same retries), their reports
+   * added to the batch, and the suspect request reported `partial`.
    */
   async *fetchBatches(
     ids: readonly string[],
@@ -130,75 +240,224 @@ export class ReportEndpointClient {
     if (!Number.isInteger(days) || days < 1)
       throw new RangeError(`days must be a positive integer, got ${days}`)
     const unique = [...new Set(ids)]
-    const { batchSize, maxAttempts, pauseBetweenRequestsMs } = this.#options
+    const { batchSize } = this.#options
     const batchCount = Math.ceil(unique.length / batchSize)
-    let requestsSent = 0
-    let refused: ReportEndpointError | undefined
+    const state: FetchState = { requestsSent: 0, refused: undefined, signal, days, batches: batchCount }
     for (let index = 0; index < batchCount; index++) {
       signal?.throwIfAborted()
       const batchIds = unique.slice(index * batchSize, (index + 1) * batchSize)
       const batch = { batch: index + 1, batches: batchCount, ids: batchIds.length, endpoint: this.endpoint }
-      if (refused) {
-        yield { index, ids: batchIds, ok: false, error: refused, attempts: 0 }
+      if (state.refused) {
+        yield { index, ids: batchIds, ok: false, error: state.refused, attempts: 0, requests: {} }
         continue
       }
-      let result: BatchResult | undefined
-      for (let attempt = 1; !result; attempt++) {
-        // A retry waits its backoff, and never less than the pause every request keeps from the last one.
-        let wait = requestsSent > 0 ? pauseBetweenRequestsMs : 0
-        if (attempt > 1) wait = Math.max(wait, this.#backoff(attempt - 1))
-        if (wait > 0) await pause(wait, signal)
-        requestsSent++
-        this.#logger.debug({ ...batch, attempt }, 'requesting reports')
-        const started = performance.now()
-        try {
-          const { reports, skippedEntries } = await this.#request(batchIds, days, signal)
-          const durationMs = Math.round(performance.now() - started)
-          if (skippedEntries > 0) {
-            this.#logger.warn(
-              { ...batch, skippedEntries },
-              'the report endpoint sent entries without id or payload',
-            )
-          }
-          this.#logger.debug({ ...batch, attempt, reports: reports.length, durationMs }, 'reports received')
-          result = { index, ids: batchIds, ok: true, reports, attempts: attempt, skippedEntries }
-        } catch (error) {
-          if (signal?.aborted) throw signal.reason
-          const failure = asEndpointError(error)
-          if (failure.retryable && attempt < maxAttempts) {
-            this.#logger.warn(
-              {
-                ...batch,
-                attempt,
-                maxAttempts,
-                code: failure.code,
-                status: failure.status,
-                err: failure.message,
-              },
-              'report request failed, retrying',
-            )
+      const requests: EndpointRequestCounts = {}
+      const attempted = await this.#attempt(state, batchIds, index, false, requests)
+      if (!attempted.ok) {
+        this.#logger.error(
+          {
+            ...batch,
+            attempts: attempted.attempts,
+            code: attempted.error.code,
+            status: attempted.error.status,
+            err: (attempted.error.cause as Error | undefined)?.message ?? attempted.error.message,
+          },
+          'giving up on a report batch',
+        )
+        yield {
+          index,
+          ids: batchIds,
+          ok: false,
+          error: attempted.error,
+          attempts: attempted.attempts,
+          requests,
+        }
+        continue
+      }
+      const { reports, skippedEntries } = attempted
+      if (skippedEntries > 0) {
+        this.#logger.warn(
+          { ...batch, skippedEntries },
+          'the report endpoint sent entries without id or payload',
+        )
+      }
+      const suspects = await this.#firstIdOnlySuspects(batchIds, reports, batch)
+      this.#emit({ ...attempted.request, outcome: suspects.length > 0 ? 'partial' : 'ok' }, requests)
+      const result: Extract<BatchResult, { ok: true }> = {
+        index,
+        ids: batchIds,
+        ok: true,
+        reports,
+        attempts: attempted.attempts,
+        skippedEntries,
+        requests,
+        retriedAlone: [],
+        recoveredReports: 0,
+        aloneFailures: [],
+      }
+      if (suspects.length > 0) {
+        this.#logger.info(
+          { ...batch, firstId: batchIds[0], retryingAlone: suspects.length },
+          'the report endpoint answered for the first id only while others expect reports: asking for them one by one',
+        )
+        for (const id of suspects) {
+          if (state.refused) {
+            result.aloneFailures.push({ id, error: state.refused })
             continue
           }
-          const gaveUp = failure.retryable
-            ? new ReportEndpointError(
-                failure.code,
-                `batch ${index + 1} of ${batchCount} (${batchIds.length} ids) failed after ${attempt} attempts; last failure: ${failure.message}`,
-                { status: failure.status, retryable: true, attempts: attempt, cause: failure },
-              )
-            : new ReportEndpointError(
-                failure.code,
-                `batch ${index + 1} of ${batchCount} (${batchIds.length} ids): ${failure.message}`,
-                { status: failure.status, attempts: attempt, cause: failure },
-              )
-          this.#logger.error(
-            { ...batch, attempts: attempt, code: gaveUp.code, status: gaveUp.status, err: failure.message },
-            'giving up on a report batch',
-          )
-          if (failure.code === 'UNAUTHORIZED') refused = gaveUp
-          result = { index, ids: batchIds, ok: false, error: gaveUp, attempts: attempt }
+          result.retriedAlone.push(id)
+          const alone = await this.#attempt(state, [id], index, true, requests)
+          if (!alone.ok) {
+            this.#logger.warn(
+              { ...batch, id, attempts: alone.attempts, code: alone.error.code, err: alone.error.message },
+              'a single-id request failed; its reports come with a later run',
+            )
+            result.aloneFailures.push({ id, error: alone.error })
+            continue
+          }
+          this.#emit({ ...alone.request, outcome: 'ok' }, requests)
+          const own = alone.reports.filter((report) => report.id === id)
+          result.reports.push(...own)
+          result.recoveredReports += own.length
+          result.skippedEntries = (result.skippedEntries ?? 0) + alone.skippedEntries
         }
+        this.#logger.info(
+          {
+            ...batch,
+            retriedAlone: result.retriedAlone.length,
+            recoveredReports: result.recoveredReports,
+            failed: result.aloneFailures.length,
+          },
+          'single-id requests after a first-id-only answer done',
+        )
       }
       yield result
+    }
+  }
+
+  /**
+   * The ids of a multi-id answer to ask for alone: when no id but the first got a report, those of
+   * the others that `expectedIds` says should have some. A tracker's rotating keys mostly have no
+   * reports at all, so silence alone proves nothing. A failing check is logged and taken as none:
+   * the next run asks again for the whole lookback.
+   */
+  async #firstIdOnlySuspects(
+    ids: string[],
+    reports: readonly EndpointReport[],
+    batch: Record<string, unknown>,
+  ): Promise<string[]> {
+    if (!this.#expectedIds || ids.length < 2) return []
+    const answered = new Set(reports.map((report) => report.id))
+    const silent = ids.slice(1)
+    if (silent.some((id) => answered.has(id))) return []
+    let expected: Set<string>
+    try {
+      expected = await this.#expectedIds(silent)
+    } catch (error) {
+      this.#logger.warn(
+        { ...batch, err: (error as Error).message },
+        'could not tell which ids expect reports; the answer is taken as it is',
+      )
+      return []
+    }
+    return silent.filter((id) => expected.has(id))
+  }
+
+  /**
+   * One request for `ids` with its retries: a retryable failure is asked again with backoff up to
+   * maxAttempts. Every failing request is reported at once; the successful one is left to the
+   * caller, which decides whether it was ok or partial.
+   */
+  async #attempt(
+    state: FetchState,
+    ids: string[],
+    index: number,
+    alone: boolean,
+    requests: EndpointRequestCounts,
+  ): Promise<Attempted> {
+    const { maxAttempts, pauseBetweenRequestsMs } = this.#options
+    const { signal, days } = state
+    const context = {
+      batch: index + 1,
+      ids: ids.length,
+      endpoint: this.endpoint,
+      ...(alone ? { alone } : {}),
+    }
+    for (let attempt = 1; ; attempt++) {
+      // A retry waits its backoff, and never less than the pause every request keeps from the last one.
+      let wait = state.requestsSent > 0 ? pauseBetweenRequestsMs : 0
+      if (attempt > 1) wait = Math.max(wait, this.#backoff(attempt - 1))
+      if (wait > 0) await pause(wait, signal)
+      state.requestsSent++
+      this.#logger.debug({ ...context, attempt }, 'requesting reports')
+      const started = performance.now()
+      const request = { ids: ids.length, batch: index, attempt, alone }
+      try {
+        const answer = await this.#request(ids, days, signal)
+        const durationMs = Math.round(performance.now() - started)
+        this.#logger.debug(
+          { ...context, attempt, reports: answer.reports.length, durationMs },
+          'reports received',
+        )
+        return {
+          ok: true,
+          ...answer,
+          attempts: attempt,
+          request: { ...request, status: 200, durationMs, at: new Date() },
+        }
+      } catch (error) {
+        if (signal?.aborted) throw signal.reason
+        const failure = asEndpointError(error)
+        this.#emit(
+          {
+            ...request,
+            outcome: outcomeOf(failure),
+            status: failure.status ?? null,
+            durationMs: Math.round(performance.now() - started),
+            at: new Date(),
+          },
+          requests,
+        )
+        if (failure.retryable && attempt < maxAttempts) {
+          this.#logger.warn(
+            {
+              ...context,
+              attempt,
+              maxAttempts,
+              code: failure.code,
+              status: failure.status,
+              err: failure.message,
+            },
+            'report request failed, retrying',
+          )
+          continue
+        }
+        const what = `${alone ? `id ${ids[0]} alone, ` : ''}batch ${index + 1} of ${state.batches}`
+        const gaveUp = failure.retryable
+          ? new ReportEndpointError(
+              failure.code,
+              `${what} (${ids.length} ids) failed after ${attempt} attempts; last failure: ${failure.message}`,
+              { status: failure.status, retryable: true, attempts: attempt, cause: failure },
+            )
+          : new ReportEndpointError(failure.code, `${what} (${ids.length} ids): ${failure.message}`, {
+              status: failure.status,
+              attempts: attempt,
+              cause: failure,
+            })
+        if (failure.code === 'UNAUTHORIZED') state.refused = gaveUp
+        return { ok: false, error: gaveUp, attempts: attempt }
+      }
+    }
+  }
+
+  #emit(event: EndpointRequestEvent, requests: EndpointRequestCounts): void {
+    requests[event.outcome] = (requests[event.outcome] ?? 0) + 1
+    if (!this.#onRequest) return
+    try {
+      this.#onRequest(event)
+    } catch (error) {
+      // A listener's bug must not stop the import.
+      this.#logger.error({ err: (error as Error).message }, 'the onRequest listener failed')
     }
   }
 
@@ -356,6 +615,21 @@ function serverErrorMessage(status: number, text: string): string {
   if (status === 504) return "the report endpoint's anisette server timed out (HTTP 504)"
   if (status === 501) return 'the report endpoint could not fetch reports from Apple (HTTP 501)'
   return `the report endpoint failed (HTTP ${status}${detail ? ` ${detail}` : ''})`
+}
+
+function outcomeOf(error: ReportEndpointError): EndpointRequestOutcome {
+  switch (error.code) {
+    case 'UNAUTHORIZED':
+      return 'unauthorized'
+    case 'SERVER_ERROR':
+      return 'server_error'
+    case 'TIMEOUT':
+      return 'timeout'
+    case 'EMPTY_RESPONSE':
+      return 'empty'
+    default:
+      return 'failed'
+  }
 }
 
 function asEndpointError(error: unknown): ReportEndpointError {

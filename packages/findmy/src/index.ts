@@ -1,5 +1,10 @@
 export {
   type BatchResult,
+  ENDPOINT_REQUEST_OUTCOMES,
+  type EndpointRequestCounts,
+  type EndpointRequestEvent,
+  type EndpointRequestOutcome,
+  isFailingOutcome,
   ReportEndpointClient,
   type ReportEndpointClientOptions,
   ReportEndpointError,
