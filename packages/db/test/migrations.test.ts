@@ -48,6 +48,8 @@ describe('migrations', () => {
   const expected = [
     'api_token_trackers',
     'api_tokens',
+    'endpoint_request_hours',
+    'endpoint_request_streak',
     'import_runs',
     'key_encryption_check',
     'location_history',

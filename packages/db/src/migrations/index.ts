@@ -11,6 +11,7 @@ import * as importRunsNotStarted from './20261201060000_import_runs_not_started.
 import * as trackerOperations from './20261212060000_tracker_operations.ts'
 import * as keyEncryptionCheck from './20261213060000_key_encryption_check.ts'
 import * as importRunsUnreadableKeys from './20261213060100_import_runs_unreadable_keys.ts'
+import * as endpointRequestHealth from './20261214060000_endpoint_request_health.ts'
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the file system) so
@@ -29,6 +30,7 @@ export const migrations: Record<string, Migration> = {
   '20261212060000_tracker_operations': trackerOperations,
   '20261213060000_key_encryption_check': keyEncryptionCheck,
   '20261213060100_import_runs_unreadable_keys': importRunsUnreadableKeys,
+  '20261214060000_endpoint_request_health': endpointRequestHealth,
 }
 
 export const migrationProvider: MigrationProvider = {

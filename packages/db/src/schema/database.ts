@@ -1,4 +1,5 @@
 import type { ApiTokenTable, ApiTokenTrackerTable } from './api-token.table.ts'
+import type { EndpointRequestHourTable, EndpointRequestStreakTable } from './endpoint-request.table.ts'
 import type { ImportRunTable } from './import-run.table.ts'
 import type { KeyEncryptionCheckTable } from './key-encryption-check.table.ts'
 import type {
@@ -26,4 +27,6 @@ export interface Database {
   key_encryption_check: KeyEncryptionCheckTable
   api_token_trackers: ApiTokenTrackerTable
   tracker_deletions: TrackerDeletionTable
+  endpoint_request_hours: EndpointRequestHourTable
+  endpoint_request_streak: EndpointRequestStreakTable
 }

@@ -8,6 +8,9 @@ export type ImportRunTrigger = 'schedule' | 'startup' | 'once' | 'manual'
 /** Reports rejected in a run, counted by reason (e.g. { undecryptable: 3, too_old: 1 }). */
 export type RejectedCounts = Record<string, number>
 
+/** Requests to the report endpoint by outcome, e.g. { ok: 12, empty: 2 }. */
+export type EndpointRequestCounts = Record<string, number>
+
 export interface SourceError {
   /** Which request failed, e.g. "batch 3 of 7 (5 keys)". */
   source: string
@@ -40,6 +43,12 @@ export interface ImportRunTable {
   window_from: Date | null
   window_to: Date | null
   error: string | null
+  /** Requests to the report endpoint by outcome (EndpointRequestOutcome of @tracker/findmy). */
+  endpoint_requests: ColumnType<EndpointRequestCounts, string | undefined, string>
+  /** Ids asked for again one by one after an answer with reports for the first id only. */
+  multi_id_retries: Generated<number>
+  /** Reports those single-id requests brought. */
+  multi_id_recovered_reports: Generated<number>
 }
 
 export type ImportRun = Selectable<ImportRunTable>
