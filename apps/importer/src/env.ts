@@ -33,6 +33,7 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
   REPORT_ENDPOINT_BACKOFF: durationVar('REPORT_ENDPOINT_BACKOFF', '2 seconds'),
   // Polling faster than every 15-30 minutes has led to banned accounts; requests are spaced too.
   REPORT_ENDPOINT_PAUSE: durationVar('REPORT_ENDPOINT_PAUSE', '2 seconds'),
+  IMPORT_ENDPOINT_FAILURE_STREAK: wholeNumberVar('IMPORT_ENDPOINT_FAILURE_STREAK', 3),
   IMPORT_LOOKBACK_DAYS: wholeNumberVar('IMPORT_LOOKBACK_DAYS', 7).refine(
     (d) => d <= 7,
     'IMPORT_LOOKBACK_DAYS must be 1..7: the endpoint serves at most 7 days',
@@ -81,6 +82,8 @@ export interface ImporterConfig {
     maxAttempts: number
     backoffMs: number
     pauseBetweenRequestsMs: number
+    /** Failing requests in a row that make /health degraded. */
+    failureStreak: number
   }
   lookbackDays: number
   schedule: string
@@ -139,6 +142,7 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
       maxAttempts: e.REPORT_ENDPOINT_MAX_ATTEMPTS,
       backoffMs: e.REPORT_ENDPOINT_BACKOFF,
       pauseBetweenRequestsMs: e.REPORT_ENDPOINT_PAUSE,
+      failureStreak: e.IMPORT_ENDPOINT_FAILURE_STREAK,
     },
     lookbackDays: e.IMPORT_LOOKBACK_DAYS,
     schedule: e.IMPORT_SCHEDULE,

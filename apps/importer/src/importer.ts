@@ -14,12 +14,15 @@ import {
   type EndpointReport,
   ReportDecryptionPool,
   ReportEndpointClient,
+  type ReportEndpointClientOptions,
 } from '@tracker/findmy'
 import { createOfflineGeocoder, type Geocoder } from '@tracker/geocoder'
 import { resolveDatabaseRetention } from '@tracker/history'
 import type { LockService } from '@tracker/locks'
 import { Cron } from 'croner'
 import type { Logger } from 'pino'
+import { EndpointHealth } from './endpoint/endpoint-health.ts'
+import { keysWithReportsSince } from './endpoint/endpoint-requests.repository.ts'
 import { describeConfig, type ImporterConfig, ImporterConfigError } from './env.ts'
 import {
   type HealthCheck,
@@ -88,7 +91,21 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
   unreadableKeys.update(openStoredKeys(cipher, await listImportableKeys(deps.database.db)).unreadable)
   // The late horizon follows the raw retention the database really has, if it is stricter.
   const { effective: retention } = await resolveDatabaseRetention(deps.database, config.retention, logger)
-  const source = deps.source ?? endpointClient(config, logger)
+  const metrics = new ImporterMetrics()
+  const endpointHealth = new EndpointHealth({
+    db: deps.database.db,
+    metrics,
+    logger,
+    failureStreak: config.endpoint.failureStreak,
+  })
+  const source =
+    deps.source ??
+    endpointClient(config, logger, {
+      onRequest: (event) => endpointHealth.record(event),
+      // Keys with a report stored within the window the endpoint is asked for.
+      expectedIds: (ids) =>
+        keysWithReportsSince(deps.database.db, ids, new Date(Date.now() - config.lookbackDays * 86_400_000)),
+    })
   const geocoder =
     deps.geocoder !== undefined
       ? deps.geocoder
@@ -107,7 +124,6 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
   const decrypt = async (keys: ReadonlyMap<string, Buffer>, reports: readonly EndpointReport[]) =>
     pool && reports.length >= 256 ? pool.decrypt(keys, reports) : decryptReports(keys, reports)
 
-  const metrics = new ImporterMetrics()
   const owner = processOwner(hostname())
   const shutdown = new AbortController()
   const inFlight = new Set<Promise<ImportResult>>()
@@ -203,6 +219,11 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
       lock: { ...(await probe(async () => deps.locks.ping?.())), impact: 'degraded' },
       lastRun: lastRunCheck(lastResult, retry.at),
       keys: unreadableKeys.check(),
+      endpoint: await endpointHealth.check().catch((error: unknown) => ({
+        ok: false,
+        impact: 'degraded' as const,
+        detail: `could not read the endpoint's state: ${(error as Error).message}`,
+      })),
     })
     http = await startHealthServer({
       port: config.httpPort,
@@ -236,6 +257,8 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
         cancelRetry()
         shutdown.abort()
         await Promise.allSettled([...inFlight])
+        // Requests made are recorded before the caller closes the database.
+        await endpointHealth.flush()
         await http?.close()
         await pool?.close()
         logger.info({}, 'importer stopped')
@@ -294,7 +317,11 @@ function lastRunCheck(result: ImportResult | null, retryAt: Date | null): Health
   return { ok: result.outcome !== 'failed', detail }
 }
 
-function endpointClient(config: ImporterConfig, logger: Logger): ReportSource {
+function endpointClient(
+  config: ImporterConfig,
+  logger: Logger,
+  hooks: Pick<ReportEndpointClientOptions, 'onRequest' | 'expectedIds'>,
+): ReportSource {
   if (!config.endpoint.url) {
     throw new ImporterConfigError(
       'REPORT_ENDPOINT_URL is not set: the importer needs the report endpoint (or the simulator) to fetch from',
@@ -310,6 +337,7 @@ function endpointClient(config: ImporterConfig, logger: Logger): ReportSource {
     backoffMs: config.endpoint.backoffMs,
     pauseBetweenRequestsMs: config.endpoint.pauseBetweenRequestsMs,
     logger,
+    ...hooks,
   })
 }
 

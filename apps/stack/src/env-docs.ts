@@ -61,6 +61,8 @@ const MEANINGS: Record<string, string> = {
   REPORT_ENDPOINT_MAX_ATTEMPTS: 'attempts per batch (backoff on 5xx, timeouts, empty 200)',
   REPORT_ENDPOINT_BACKOFF: 'first retry delay, doubling',
   REPORT_ENDPOINT_PAUSE: 'pause between requests (polling too fast gets accounts banned)',
+  IMPORT_ENDPOINT_FAILURE_STREAK:
+    'endpoint requests failing in a row (neither ok nor partial) that turn the importer /health `degraded`',
   IMPORT_LOOKBACK_DAYS: 'days of reports asked for (1-7, within the safe late horizon)',
   IMPORT_SCHEDULE: 'cron expression (UTC)',
   IMPORT_ON_START: 'run an import at start',
@@ -96,7 +98,8 @@ const MEANINGS: Record<string, string> = {
   DAILY_RETENTION: 'location_history_daily kept',
   DAILY_CHUNK_INTERVAL: 'chunk interval of the daily aggregate',
   HOURLY_REFRESH_WINDOW: 'how far back the hourly aggregate is refreshed',
-  DAILY_REFRESH_WINDOW: 'how far back the daily aggregate is refreshed at least (it always reaches the late horizon)',
+  DAILY_REFRESH_WINDOW:
+    'how far back the daily aggregate is refreshed at least (it always reaches the late horizon)',
 }
 
 /** Shown instead of "(unset)" where unset means something specific. */

@@ -1,3 +1,4 @@
+import { ENDPOINT_REQUEST_OUTCOMES, type EndpointRequestOutcome } from '@tracker/findmy'
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { ImportResult } from '../run/run-import.ts'
 
@@ -27,6 +28,22 @@ export class ImporterMetrics {
     help: 'Unix time of the last successful import run',
     registers: [this.registry],
   })
+
+  readonly #endpointRequests = new Counter({
+    name: 'tracker_import_endpoint_requests_total',
+    help: 'Requests to the report endpoint by outcome (ok, partial: first id only, empty: 200 without reports, unauthorized, server_error, timeout, failed)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
+
+  constructor() {
+    // Every outcome from the start, so a rate over it is defined before the first failure.
+    for (const outcome of ENDPOINT_REQUEST_OUTCOMES) this.#endpointRequests.inc({ outcome }, 0)
+  }
+
+  recordEndpointRequest(outcome: EndpointRequestOutcome): void {
+    this.#endpointRequests.inc({ outcome })
+  }
 
   recordRun(result: ImportResult): void {
     this.#runs.inc({ outcome: result.outcome })

@@ -1,5 +1,6 @@
 import type {
   Database,
+  EndpointRequestCounts,
   ImportRun,
   ImportRunStatus,
   ImportRunTrigger,
@@ -25,6 +26,11 @@ export interface RunTotals {
   unreadableKeys: UnreadableKey[]
   windowFrom: Date | null
   windowTo: Date | null
+  /** Requests to the report endpoint by outcome (those of the batches the run handled). */
+  endpointRequests: EndpointRequestCounts
+  /** Ids asked for again alone after an answer for the first id only, and the reports that brought. */
+  multiIdRetries: number
+  multiIdRecoveredReports: number
 }
 
 /**
@@ -129,6 +135,9 @@ function totalsColumns(totals: RunTotals) {
     unreadable_keys: JSON.stringify(totals.unreadableKeys),
     window_from: totals.windowFrom,
     window_to: totals.windowTo,
+    endpoint_requests: JSON.stringify(totals.endpointRequests),
+    multi_id_retries: totals.multiIdRetries,
+    multi_id_recovered_reports: totals.multiIdRecoveredReports,
   }
 }
 

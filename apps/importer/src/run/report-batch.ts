@@ -1,5 +1,11 @@
-import type { Database, Kysely, RejectedCounts } from '@tracker/db'
-import type { BatchResult, DecryptedReport, DecryptReportsResult, EndpointReport } from '@tracker/findmy'
+import type { Database, Kysely, RejectedCounts, SourceError } from '@tracker/db'
+import type {
+  BatchResult,
+  DecryptedReport,
+  DecryptReportsResult,
+  EndpointReport,
+  EndpointRequestCounts,
+} from '@tracker/findmy'
 import { decryptReports, peekPayload } from '@tracker/findmy'
 import type { Geocoder } from '@tracker/geocoder'
 import type { Logger } from 'pino'
@@ -36,6 +42,13 @@ export type PreparedBatch =
       rejected: RejectedCounts
       storable: StorableReport[]
       newestByTracker: Map<string, Sighting>
+      /** The batch's requests by outcome, its single-id requests included. */
+      requests: EndpointRequestCounts
+      /** Ids asked for again alone after an answer for the first id only, and what they brought. */
+      retriedAlone: number
+      recoveredReports: number
+      /** Single-id requests that failed for good (counted with the batch as source errors). */
+      aloneFailures: SourceError[]
     }
 
 export interface PrepareContext {
@@ -52,6 +65,11 @@ export interface PrepareContext {
 
 const count = (counts: RejectedCounts, reason: string, n = 1) => {
   counts[reason] = (counts[reason] ?? 0) + n
+}
+
+/** Adds a batch's requests by outcome to a run's. */
+export function countRequests(totals: RunTotals, requests: EndpointRequestCounts): void {
+  for (const [outcome, n] of Object.entries(requests)) count(totals.endpointRequests, outcome, n)
 }
 
 /**
@@ -97,6 +115,15 @@ export async function prepareBatch(ctx: PrepareContext, batch: BatchResult): Pro
       'reports rejected',
     )
 
+  const at = new Date().toISOString()
+  const aloneFailures = batch.aloneFailures.map(
+    ({ id, error }): SourceError => ({
+      source: `batch ${batch.index + 1}: key ${id} asked alone`,
+      message: error.message,
+      ...(error.status !== undefined ? { status: error.status } : {}),
+      at,
+    }),
+  )
   const limits = { ...ctx.limits, now: ctx.limits.now() }
   const valid: DecryptedReport[] = []
   for (const report of decrypted.reports) {
@@ -134,6 +161,10 @@ export async function prepareBatch(ctx: PrepareContext, batch: BatchResult): Pro
     rejected,
     storable,
     newestByTracker,
+    requests: batch.requests,
+    retriedAlone: batch.retriedAlone.length,
+    recoveredReports: batch.recoveredReports,
+    aloneFailures,
   }
 }
 
@@ -156,6 +187,10 @@ export async function commitBatch(
   counted.reportsFetched += prepared.fetched
   counted.reportsDuplicate += prepared.known
   for (const [reason, n] of Object.entries(prepared.rejected)) count(counted.rejected, reason, n)
+  countRequests(counted, prepared.requests)
+  counted.multiIdRetries += prepared.retriedAlone
+  counted.multiIdRecoveredReports += prepared.recoveredReports
+  counted.sourceErrors.push(...prepared.aloneFailures)
   // Nothing to insert: the counts alone, still in one write.
   const chunks: StorableReport[][] = prepared.storable.length === 0 ? [[]] : []
   for (let i = 0; i < prepared.storable.length; i += insertBatchSize)
@@ -182,7 +217,12 @@ export async function commitBatch(
 }
 
 function copyTotals(totals: RunTotals): RunTotals {
-  return { ...totals, rejected: { ...totals.rejected }, sourceErrors: [...totals.sourceErrors] }
+  return {
+    ...totals,
+    rejected: { ...totals.rejected },
+    sourceErrors: [...totals.sourceErrors],
+    endpointRequests: { ...totals.endpointRequests },
+  }
 }
 
 function widenWindow(totals: RunTotals, reports: readonly StorableReport[]): void {

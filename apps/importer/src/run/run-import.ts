@@ -28,6 +28,7 @@ import {
 import { lookAhead } from './look-ahead.ts'
 import {
   commitBatch,
+  countRequests,
   type Decrypt,
   type KeyInfo,
   type PrepareContext,
@@ -126,6 +127,9 @@ const emptyTotals = (): RunTotals => ({
   unreadableKeys: [],
   windowFrom: null,
   windowTo: null,
+  endpointRequests: {},
+  multiIdRetries: 0,
+  multiIdRecoveredReports: 0,
 })
 
 /**
@@ -287,6 +291,7 @@ async function runLocked(
           if (stopReason) break
           if (!prepared.ok) {
             batchesFailed++
+            countRequests(totals, prepared.batch.requests)
             recordSourceError(prepared.batch, totals, log)
             await recordProgress(db, run.id, totals)
           } else {
@@ -357,6 +362,9 @@ async function runLocked(
         rejected: totals.rejected,
         sourceErrors: totals.sourceErrors.length,
         unreadableKeys: totals.unreadableKeys.length,
+        endpointRequests: totals.endpointRequests,
+        multiIdRetries: totals.multiIdRetries,
+        multiIdRecoveredReports: totals.multiIdRecoveredReports,
       },
       'import run finished',
     )
