@@ -217,7 +217,13 @@ const FIELDS: Field[] = [
       after: [cursor, 'String'],
     },
     selection:
-      'nodes { id status trigger rejected { reason count } sourceErrors { source } } pageInfo { endCursor }',
+      'nodes { id status trigger rejected { reason count } sourceErrors { source } requests { outcome count } multiIdRetries } pageInfo { endCursor }',
+  },
+  {
+    name: 'endpointHealth',
+    args: { hours: [fc.oneof(size, fc.constantFrom(744, 745)), 'Int'] },
+    selection:
+      'hours { hour total requests { outcome count } } totals { count } streak { failingRequests outcome since }',
   },
   {
     name: 'renameTracker',

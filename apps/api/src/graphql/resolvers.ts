@@ -67,6 +67,11 @@ export const resolvers: Resolvers = {
       requireAllTrackers(ctx.token, 'importRuns')
       return ctx.services.importRuns.list(args)
     },
+    // The endpoint serves every tracker's keys.
+    endpointHealth: (_parent, args, ctx) => {
+      requireAllTrackers(ctx.token, 'endpointHealth')
+      return ctx.services.endpointHealth.health(args, ctx.requestTime)
+    },
     apiTokens: (_parent, _args, ctx) => {
       requireScope(ctx.token, 'admin', 'apiTokens')
       return ctx.services.apiTokens.list()

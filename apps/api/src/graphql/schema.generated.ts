@@ -55,6 +55,12 @@ export type Query = {
   locationReports: LocationReportConnection;
   /** The importer's ledger: one entry per import run, newest first. FORBIDDEN for a token limited to trackers. */
   importRuns: ImportRunConnection;
+  /**
+   * The report endpoint's health as the importer saw it: its requests per hour and outcome over the
+   * last `hours` hours (this one included; 1 to 744, i.e. 31 days; else BAD_USER_INPUT), and the
+   * current streak of failing requests. FORBIDDEN for a token limited to trackers.
+   */
+  endpointHealth: EndpointHealth;
   /** Admin scope: every API token, oldest first (never the tokens themselves), revoked ones included. */
   apiTokens: Array<ApiToken>;
   /** Admin scope: the audit trail of deleted trackers, newest first; `first` as for other lists. */
@@ -107,6 +113,11 @@ export type QueryImportRunsArgs = {
   status?: InputMaybe<ImportRunStatus>;
   first?: InputMaybe<Scalars['Int']['input']>;
   after?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryEndpointHealthArgs = {
+  hours?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -406,12 +417,74 @@ export type ImportRun = {
   windowFrom?: Maybe<Scalars['DateTime']['output']>;
   windowTo?: Maybe<Scalars['DateTime']['output']>;
   error?: Maybe<Scalars['String']['output']>;
+  /** The run's requests to the report endpoint, by outcome (those of the batches it handled). */
+  requests: Array<RequestOutcomeCount>;
+  /** Ids asked for again one by one after an answer with reports for the first id only. */
+  multiIdRetries: Scalars['Int']['output'];
+  /** Reports those single-id requests brought. */
+  multiIdRecoveredReports: Scalars['Int']['output'];
 };
 
 export type RejectedCount = {
   __typename?: 'RejectedCount';
   reason: Scalars['String']['output'];
   count: Scalars['Int']['output'];
+};
+
+/**
+ * What one request to the report endpoint came to. OK: 200 with reports (or none). PARTIAL: 200 for
+ * several ids with reports for none but the first, while others were expected to have some (those are
+ * then asked for alone). EMPTY: 200 with an empty body or without results. UNAUTHORIZED: 401 (the
+ * endpoint's credentials or its Apple account). SERVER_ERROR: 5xx. TIMEOUT: no answer in time.
+ * FAILED: unreachable, or any other bad answer.
+ */
+export type EndpointRequestOutcome =
+  | 'OK'
+  | 'PARTIAL'
+  | 'EMPTY'
+  | 'UNAUTHORIZED'
+  | 'SERVER_ERROR'
+  | 'TIMEOUT'
+  | 'FAILED';
+
+export type RequestOutcomeCount = {
+  __typename?: 'RequestOutcomeCount';
+  outcome: EndpointRequestOutcome;
+  count: Scalars['Int']['output'];
+};
+
+export type EndpointHealth = {
+  __typename?: 'EndpointHealth';
+  /** Hours that had requests, oldest first; an hour without any is left out. */
+  hours: Array<EndpointRequestHour>;
+  /** The requests of those hours, by outcome. */
+  totals: Array<RequestOutcomeCount>;
+  streak: EndpointFailureStreak;
+};
+
+export type EndpointRequestHour = {
+  __typename?: 'EndpointRequestHour';
+  /** The hour's start (UTC). */
+  hour: Scalars['DateTime']['output'];
+  requests: Array<RequestOutcomeCount>;
+  total: Scalars['Int']['output'];
+};
+
+/**
+ * The current run of consecutive failing requests (any outcome but OK and PARTIAL); the importer's
+ * /health turns degraded once it reaches IMPORT_ENDPOINT_FAILURE_STREAK.
+ */
+export type EndpointFailureStreak = {
+  __typename?: 'EndpointFailureStreak';
+  /** 0 when the last request was answered. */
+  failingRequests: Scalars['Int']['output'];
+  /** The outcome of the streak's latest request; null without a streak. */
+  outcome?: Maybe<EndpointRequestOutcome>;
+  /** The streak's first failing request. */
+  since?: Maybe<Scalars['DateTime']['output']>;
+  lastOkAt?: Maybe<Scalars['DateTime']['output']>;
+  /** null before the importer's first request. */
+  lastRequestAt?: Maybe<Scalars['DateTime']['output']>;
 };
 
 export type SourceError = {
@@ -588,6 +661,11 @@ export type ResolversTypes = {
   ImportRunTrigger: ImportRunTrigger;
   ImportRun: ResolverTypeWrapper<ImportRun>;
   RejectedCount: ResolverTypeWrapper<RejectedCount>;
+  EndpointRequestOutcome: EndpointRequestOutcome;
+  RequestOutcomeCount: ResolverTypeWrapper<RequestOutcomeCount>;
+  EndpointHealth: ResolverTypeWrapper<EndpointHealth>;
+  EndpointRequestHour: ResolverTypeWrapper<EndpointRequestHour>;
+  EndpointFailureStreak: ResolverTypeWrapper<EndpointFailureStreak>;
   SourceError: ResolverTypeWrapper<SourceError>;
   UnreadableKey: ResolverTypeWrapper<UnreadableKey>;
   ImportRunConnection: ResolverTypeWrapper<ImportRunConnection>;
@@ -620,6 +698,10 @@ export type ResolversParentTypes = {
   LocationReportConnection: Omit<LocationReportConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['LocationReport']> };
   ImportRun: ImportRun;
   RejectedCount: RejectedCount;
+  RequestOutcomeCount: RequestOutcomeCount;
+  EndpointHealth: EndpointHealth;
+  EndpointRequestHour: EndpointRequestHour;
+  EndpointFailureStreak: EndpointFailureStreak;
   SourceError: SourceError;
   UnreadableKey: UnreadableKey;
   ImportRunConnection: ImportRunConnection;
@@ -643,6 +725,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
   tracker?: Resolver<Maybe<ResolversTypes['Tracker']>, ParentType, ContextType, RequireFields<QueryTrackerArgs, 'id'>>;
   locationReports?: Resolver<ResolversTypes['LocationReportConnection'], ParentType, ContextType, RequireFields<QueryLocationReportsArgs, 'trackerId'>>;
   importRuns?: Resolver<ResolversTypes['ImportRunConnection'], ParentType, ContextType, Partial<QueryImportRunsArgs>>;
+  endpointHealth?: Resolver<ResolversTypes['EndpointHealth'], ParentType, ContextType, RequireFields<QueryEndpointHealthArgs, 'hours'>>;
   apiTokens?: Resolver<Array<ResolversTypes['ApiToken']>, ParentType, ContextType>;
   trackerDeletions?: Resolver<Array<ResolversTypes['TrackerDeletion']>, ParentType, ContextType, Partial<QueryTrackerDeletionsArgs>>;
 };
@@ -759,11 +842,39 @@ export type ImportRunResolvers<ContextType = GraphQLContext, ParentType extends 
   windowFrom?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   windowTo?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   error?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  requests?: Resolver<Array<ResolversTypes['RequestOutcomeCount']>, ParentType, ContextType>;
+  multiIdRetries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  multiIdRecoveredReports?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type RejectedCountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RejectedCount'] = ResolversParentTypes['RejectedCount']> = {
   reason?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type RequestOutcomeCountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RequestOutcomeCount'] = ResolversParentTypes['RequestOutcomeCount']> = {
+  outcome?: Resolver<ResolversTypes['EndpointRequestOutcome'], ParentType, ContextType>;
+  count?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type EndpointHealthResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['EndpointHealth'] = ResolversParentTypes['EndpointHealth']> = {
+  hours?: Resolver<Array<ResolversTypes['EndpointRequestHour']>, ParentType, ContextType>;
+  totals?: Resolver<Array<ResolversTypes['RequestOutcomeCount']>, ParentType, ContextType>;
+  streak?: Resolver<ResolversTypes['EndpointFailureStreak'], ParentType, ContextType>;
+};
+
+export type EndpointRequestHourResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['EndpointRequestHour'] = ResolversParentTypes['EndpointRequestHour']> = {
+  hour?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  requests?: Resolver<Array<ResolversTypes['RequestOutcomeCount']>, ParentType, ContextType>;
+  total?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+};
+
+export type EndpointFailureStreakResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['EndpointFailureStreak'] = ResolversParentTypes['EndpointFailureStreak']> = {
+  failingRequests?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  outcome?: Resolver<Maybe<ResolversTypes['EndpointRequestOutcome']>, ParentType, ContextType>;
+  since?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastOkAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  lastRequestAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
 };
 
 export type SourceErrorResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['SourceError'] = ResolversParentTypes['SourceError']> = {
@@ -830,6 +941,10 @@ export type Resolvers<ContextType = GraphQLContext> = {
   LocationReportConnection?: LocationReportConnectionResolvers<ContextType>;
   ImportRun?: ImportRunResolvers<ContextType>;
   RejectedCount?: RejectedCountResolvers<ContextType>;
+  RequestOutcomeCount?: RequestOutcomeCountResolvers<ContextType>;
+  EndpointHealth?: EndpointHealthResolvers<ContextType>;
+  EndpointRequestHour?: EndpointRequestHourResolvers<ContextType>;
+  EndpointFailureStreak?: EndpointFailureStreakResolvers<ContextType>;
   SourceError?: SourceErrorResolvers<ContextType>;
   UnreadableKey?: UnreadableKeyResolvers<ContextType>;
   ImportRunConnection?: ImportRunConnectionResolvers<ContextType>;

@@ -1,5 +1,6 @@
 import type { ImportRun } from '@tracker/db'
 import type { ImportRun as ImportRunType } from '../graphql/schema.generated.ts'
+import { toOutcomeCounts } from './endpoint-health.mapper.ts'
 import { toUnreadableKey } from './tracker.mapper.ts'
 
 export function toImportRun(row: ImportRun): ImportRunType {
@@ -30,5 +31,8 @@ export function toImportRun(row: ImportRun): ImportRunType {
     windowFrom: row.window_from,
     windowTo: row.window_to,
     error: row.error,
+    requests: toOutcomeCounts(row.endpoint_requests ?? {}),
+    multiIdRetries: row.multi_id_retries,
+    multiIdRecoveredReports: row.multi_id_recovered_reports,
   }
 }

@@ -6,6 +6,7 @@ import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts
 import type { ApiConfig } from '../env.ts'
 import { createApiTokenService } from './api-token.service.ts'
 import { TokenAuthenticator } from './api-tokens.ts'
+import { createEndpointHealthService } from './endpoint-health.service.ts'
 import { createHistoryService, type HistoryPage } from './history.service.ts'
 import { createImportRunService } from './import-run.service.ts'
 import { createRefreshService } from './refresh.service.ts'
@@ -58,6 +59,7 @@ export function createServices(deps: ServiceDeps) {
       pagination: config.pagination,
     }),
     importRuns: createImportRunService(db, { pagination: config.pagination }),
+    endpointHealth: createEndpointHealthService(db),
     refresh: createRefreshService({
       history: deps.history,
       db,
