@@ -48,7 +48,9 @@ describe('migrations', () => {
   const expected = [
     'api_token_trackers',
     'api_tokens',
+    'coverage_gaps',
     'endpoint_request_hours',
+    'endpoint_request_log',
     'endpoint_request_streak',
     'import_runs',
     'key_encryption_check',
@@ -60,6 +62,7 @@ describe('migrations', () => {
     'location_reports',
     'tracker_deletions',
     'tracker_keys',
+    'tracker_polling',
     'trackers',
   ]
 

@@ -12,6 +12,8 @@ import * as trackerOperations from './20261212060000_tracker_operations.ts'
 import * as keyEncryptionCheck from './20261213060000_key_encryption_check.ts'
 import * as importRunsUnreadableKeys from './20261213060100_import_runs_unreadable_keys.ts'
 import * as endpointRequestHealth from './20261214060000_endpoint_request_health.ts'
+import * as coverageGaps from './20261214061000_coverage_gaps.ts'
+import * as trackerPolling from './20261214062000_tracker_polling.ts'
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the file system) so
@@ -31,6 +33,8 @@ export const migrations: Record<string, Migration> = {
   '20261213060000_key_encryption_check': keyEncryptionCheck,
   '20261213060100_import_runs_unreadable_keys': importRunsUnreadableKeys,
   '20261214060000_endpoint_request_health': endpointRequestHealth,
+  '20261214061000_coverage_gaps': coverageGaps,
+  '20261214062000_tracker_polling': trackerPolling,
 }
 
 export const migrationProvider: MigrationProvider = {

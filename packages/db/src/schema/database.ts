@@ -1,4 +1,5 @@
 import type { ApiTokenTable, ApiTokenTrackerTable } from './api-token.table.ts'
+import type { CoverageGapTable } from './coverage-gap.table.ts'
 import type { EndpointRequestHourTable, EndpointRequestStreakTable } from './endpoint-request.table.ts'
 import type { ImportRunTable } from './import-run.table.ts'
 import type { KeyEncryptionCheckTable } from './key-encryption-check.table.ts'
@@ -12,6 +13,7 @@ import type { LocationReportTable } from './location-report.table.ts'
 import type { TrackerTable } from './tracker.table.ts'
 import type { TrackerDeletionTable } from './tracker-deletion.table.ts'
 import type { TrackerKeyTable } from './tracker-key.table.ts'
+import type { EndpointRequestLogTable, TrackerPollingTable } from './tracker-polling.table.ts'
 
 /** Every table and view of Tracker, as Kysely sees them. */
 export interface Database {
@@ -27,6 +29,9 @@ export interface Database {
   key_encryption_check: KeyEncryptionCheckTable
   api_token_trackers: ApiTokenTrackerTable
   tracker_deletions: TrackerDeletionTable
+  coverage_gaps: CoverageGapTable
   endpoint_request_hours: EndpointRequestHourTable
   endpoint_request_streak: EndpointRequestStreakTable
+  tracker_polling: TrackerPollingTable
+  endpoint_request_log: EndpointRequestLogTable
 }

@@ -3,7 +3,8 @@ import type { UnreadableKey } from './tracker-key.table.ts'
 
 /** not_started: the run could not start (its lock backend was unreachable); `error` says why. */
 export type ImportRunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'interrupted' | 'not_started'
-export type ImportRunTrigger = 'schedule' | 'startup' | 'once' | 'manual'
+/** poll: a run of the adaptive poller, for the trackers that were due. */
+export type ImportRunTrigger = 'schedule' | 'startup' | 'once' | 'manual' | 'poll'
 
 /** Reports rejected in a run, counted by reason (e.g. { undecryptable: 3, too_old: 1 }). */
 export type RejectedCounts = Record<string, number>
@@ -43,6 +44,10 @@ export interface ImportRunTable {
   window_from: Date | null
   window_to: Date | null
   error: string | null
+  /** Coverage gaps the run found (see coverage_gaps). */
+  coverage_gaps: Generated<number>
+  /** The most reports one key got in one answer during the run. */
+  max_reports_per_key: Generated<number>
   /** Requests to the report endpoint by outcome (EndpointRequestOutcome of @tracker/findmy). */
   endpoint_requests: ColumnType<EndpointRequestCounts, string | undefined, string>
   /** Ids asked for again one by one after an answer with reports for the first id only. */
