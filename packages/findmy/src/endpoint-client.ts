@@ -58,6 +58,11 @@ export interface ReportEndpointClientOptions {
    * none are then asked for one by one. Without it, such answers are taken as they are.
    */
   expectedIds?: (ids: string[]) => Promise<Set<string>>
+  /**
+   * Awaited before every HTTP request, retries included (the importer's request budget: it resolves
+   * once a request may be made, and rejects with the signal's reason when the caller stops).
+   */
+  beforeRequest?: (signal?: AbortSignal) => Promise<void>
 }
 
 /**
@@ -185,6 +190,7 @@ export class ReportEndpointClient {
   readonly #logger: Logger
   readonly #onRequest: ((event: EndpointRequestEvent) => void) | undefined
   readonly #expectedIds: ((ids: string[]) => Promise<Set<string>>) | undefined
+  readonly #beforeRequest: ((signal?: AbortSignal) => Promise<void>) | undefined
 
   constructor(options: ReportEndpointClientOptions) {
     let url: URL
@@ -221,6 +227,7 @@ export class ReportEndpointClient {
     this.#logger = options.logger ?? silentLogger
     this.#onRequest = options.onRequest
     this.#expectedIds = options.expectedIds
+    this.#beforeRequest = options.beforeRequest
   }
 
   /**
@@ -388,6 +395,8 @@ export class ReportEndpointClient {
       let wait = state.requestsSent > 0 ? pauseBetweenRequestsMs : 0
       if (attempt > 1) wait = Math.max(wait, this.#backoff(attempt - 1))
       if (wait > 0) await pause(wait, signal)
+      // Before the request's clock starts: waiting for the budget is not the endpoint being slow.
+      if (this.#beforeRequest) await this.#beforeRequest(signal)
       state.requestsSent++
       this.#logger.debug({ ...context, attempt }, 'requesting reports')
       const started = performance.now()

@@ -1,3 +1,4 @@
+export { distanceMeters } from './distance.ts'
 export {
   type BatchResult,
   ENDPOINT_REQUEST_OUTCOMES,

@@ -1,3 +1,4 @@
+import { distanceMeters } from '../distance.ts'
 /** European cities the simulated trackers travel between (city-centre coordinates). */
 export interface City {
   name: string
@@ -54,20 +55,10 @@ export const CITIES: readonly City[] = [
   { name: 'Athens', country: 'GR', latitude: 37.9838, longitude: 23.7275 },
 ]
 
-const EARTH_RADIUS_KM = 6371
-
-export function distanceKm(
+export const distanceKm = (
   a: { latitude: number; longitude: number },
   b: { latitude: number; longitude: number },
-): number {
-  const toRad = Math.PI / 180
-  const dLat = (b.latitude - a.latitude) * toRad
-  const dLon = (b.longitude - a.longitude) * toRad
-  const h =
-    Math.sin(dLat / 2) ** 2 +
-    Math.cos(a.latitude * toRad) * Math.cos(b.latitude * toRad) * Math.sin(dLon / 2) ** 2
-  return 2 * EARTH_RADIUS_KM * Math.asin(Math.sqrt(h))
-}
+): number => distanceMeters(a, b) / 1000
 
 /** For each city, the others nearest first: road trips go to one of the few closest. */
 export const NEIGHBOURS: ReadonlyMap<City, readonly City[]> = new Map(
