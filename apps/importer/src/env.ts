@@ -50,6 +50,24 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
       }
     }, 'IMPORT_SCHEDULE must be a cron expression, e.g. "0 */6 * * *"'),
   IMPORT_ON_START: booleanVar('IMPORT_ON_START', true),
+  IMPORT_MODE: z
+    .enum(['schedule', 'adaptive'], { error: 'IMPORT_MODE must be "schedule" or "adaptive"' })
+    .default('schedule'),
+  IMPORT_REQUEST_BUDGET: z.coerce
+    .number()
+    .int('IMPORT_REQUEST_BUDGET must be a whole number of requests per hour')
+    .min(0, 'IMPORT_REQUEST_BUDGET must be >= 0 (0: no ceiling)')
+    .default(0),
+  IMPORT_MIN_POLL_INTERVAL: durationVar('IMPORT_MIN_POLL_INTERVAL', '15 minutes'),
+  IMPORT_MAX_POLL_INTERVAL: durationVar('IMPORT_MAX_POLL_INTERVAL', '6 hours'),
+  IMPORT_ENDPOINT_REPORTS_PER_KEY: z
+    .string()
+    .default('auto')
+    .refine(
+      (v) => v.trim() === 'auto' || /^[1-9][0-9]*$/.test(v.trim()),
+      'IMPORT_ENDPOINT_REPORTS_PER_KEY must be "auto" or a whole number >= 1 (the most reports per key the endpoint gives)',
+    )
+    .transform((v) => (v.trim() === 'auto' ? ('auto' as const) : Number(v.trim()))),
   IMPORT_INSERT_BATCH_SIZE: wholeNumberVar('IMPORT_INSERT_BATCH_SIZE', 2000).refine(
     (n) => n <= 10_000,
     'IMPORT_INSERT_BATCH_SIZE must be at most 10000',
@@ -86,6 +104,14 @@ export interface ImporterConfig {
     failureStreak: number
   }
   lookbackDays: number
+  /** The most reports per key the endpoint gives ('auto': learnt from its answers): coverage gaps. */
+  endpointReportsPerKey: number | 'auto'
+  /** schedule: the seed's full import on IMPORT_SCHEDULE; adaptive: that, plus per-tracker polls. */
+  mode: 'schedule' | 'adaptive'
+  /** Requests to the endpoint per sliding hour at most, every run included (0: no ceiling). */
+  requestBudgetPerHour: number
+  /** The adaptive mode's bounds on one tracker's interval. */
+  pollIntervalMs: { min: number; max: number }
   schedule: string
   runOnStart: boolean
   insertBatchSize: number
@@ -128,6 +154,14 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
         'that RAW_RETENTION allows: raise RAW_RETENTION or shorten the lookback.',
     )
   }
+  if (e.IMPORT_MODE === 'adaptive' && e.IMPORT_REQUEST_BUDGET === 0) {
+    throw new ImporterConfigError(
+      'IMPORT_MODE=adaptive needs IMPORT_REQUEST_BUDGET (requests per hour, a hard ceiling): polling too fast gets Apple accounts banned',
+    )
+  }
+  if (e.IMPORT_MIN_POLL_INTERVAL > e.IMPORT_MAX_POLL_INTERVAL) {
+    throw new ImporterConfigError('IMPORT_MIN_POLL_INTERVAL must not be longer than IMPORT_MAX_POLL_INTERVAL')
+  }
   return {
     connect: connectOptionsFromEnv(e, 'IMPORTER'),
     redisUrl: e.REDIS_URL,
@@ -145,6 +179,10 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
       failureStreak: e.IMPORT_ENDPOINT_FAILURE_STREAK,
     },
     lookbackDays: e.IMPORT_LOOKBACK_DAYS,
+    endpointReportsPerKey: e.IMPORT_ENDPOINT_REPORTS_PER_KEY,
+    mode: e.IMPORT_MODE,
+    requestBudgetPerHour: e.IMPORT_REQUEST_BUDGET,
+    pollIntervalMs: { min: e.IMPORT_MIN_POLL_INTERVAL, max: e.IMPORT_MAX_POLL_INTERVAL },
     schedule: e.IMPORT_SCHEDULE,
     runOnStart: e.IMPORT_ON_START,
     insertBatchSize: e.IMPORT_INSERT_BATCH_SIZE,
@@ -179,6 +217,10 @@ export function describeConfig(config: ImporterConfig): Record<string, unknown> 
         }
       : 'not configured',
     lookbackDays: config.lookbackDays,
+    endpointReportsPerKey: config.endpointReportsPerKey,
+    mode: config.mode,
+    requestBudgetPerHour: config.requestBudgetPerHour || 'no ceiling',
+    pollIntervalMs: config.pollIntervalMs,
     schedule: config.schedule,
     runOnStart: config.runOnStart,
     insertBatchSize: config.insertBatchSize,

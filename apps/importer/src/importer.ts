@@ -1,8 +1,10 @@
 import { availableParallelism, hostname } from 'node:os'
 import {
+  endpointRequestsSince,
   ensureKeyEncryptionKey,
   listImportableKeys,
   localStackKeyHint,
+  logEndpointRequests,
   openStoredKeys,
   PrivateKeyCipher,
   sql,
@@ -31,7 +33,11 @@ import {
   startHealthServer,
 } from './http/health-server.ts'
 import { ImporterMetrics } from './http/importer-metrics.ts'
+import { AdaptivePoller } from './polling/adaptive-poller.ts'
+import { pollTrackersWith } from './polling/poll-trackers.ts'
+import { RequestBudget } from './polling/request-budget.ts'
 import {
+  type ImportDependencies,
   type ImportResult,
   processOwner,
   type ReportSource,
@@ -39,7 +45,7 @@ import {
   runImport,
 } from './run/run-import.ts'
 
-type Trigger = 'manual' | 'once' | 'schedule' | 'startup'
+type Trigger = 'manual' | 'once' | 'schedule' | 'startup' | 'poll'
 
 /** Retries of a run that could not start double from IMPORT_RETRY_BACKOFF up to this. */
 const MAX_RETRY_DELAY_MS = 10 * 60_000
@@ -98,9 +104,22 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
     logger,
     failureStreak: config.endpoint.failureStreak,
   })
+  // The request budget: a hard ceiling over any sliding hour, every run included, remembered across
+  // restarts (endpoint_request_log).
+  const budget = config.requestBudgetPerHour > 0 ? new RequestBudget(config.requestBudgetPerHour) : null
+  budget?.restore(await endpointRequestsSince(deps.database.db, new Date(Date.now() - 3_600_000)))
   const source =
     deps.source ??
     endpointClient(config, logger, {
+      ...(budget
+        ? {
+            beforeRequest: (signal?: AbortSignal) =>
+              budget.acquire({
+                ...(signal ? { signal } : {}),
+                onTaken: (at) => logEndpointRequests(deps.database.db, [at]),
+              }),
+          }
+        : {}),
       onRequest: (event) => endpointHealth.record(event),
       // Keys with a report stored within the window the endpoint is asked for.
       expectedIds: (ids) =>
@@ -147,29 +166,29 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
     return result
   }
 
+  const runDeps: ImportDependencies = {
+    database: deps.database,
+    decrypt,
+    locks: deps.locks,
+    cipher,
+    source,
+    geocoder,
+    logger,
+    owner,
+    onUnreadableKeys: (keys) => unreadableKeys.update(keys),
+    settings: {
+      lookbackDays: config.lookbackDays,
+      insertBatchSize: config.insertBatchSize,
+      clockSkewMs: config.clockSkewMs,
+      lockTtlMs: config.lockTtlMs,
+      endpointReportsPerKey: config.endpointReportsPerKey,
+      retention,
+    },
+  }
+
   const runNow = (trigger: Trigger = 'manual', options: { waitForLockMs?: number } = {}) => {
     const started = performance.now()
-    const run = runImport(
-      {
-        database: deps.database,
-        decrypt,
-        locks: deps.locks,
-        cipher,
-        source,
-        geocoder,
-        logger,
-        owner,
-        onUnreadableKeys: (keys) => unreadableKeys.update(keys),
-        settings: {
-          lookbackDays: config.lookbackDays,
-          insertBatchSize: config.insertBatchSize,
-          clockSkewMs: config.clockSkewMs,
-          lockTtlMs: config.lockTtlMs,
-          retention,
-        },
-      },
-      { trigger, signal: shutdown.signal, ...options },
-    )
+    const run = runImport(runDeps, { trigger, signal: shutdown.signal, ...options })
       .catch((error: unknown): ImportResult => {
         // E.g. the database gone before the run could be recorded: a failed run, not a dead process.
         logger.error({ err: error, trigger }, 'import run failed before it was recorded')
@@ -203,8 +222,25 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
     }, delayMs)
   }
 
+  // The adaptive mode polls each tracker on its own cadence (at least every IMPORT_MAX_POLL_INTERVAL)
+  // instead of the schedule's full runs.
+  const poller =
+    config.mode === 'adaptive' && budget
+      ? new AdaptivePoller({
+          db: deps.database.db,
+          budget,
+          bounds: { minMs: config.pollIntervalMs.min, maxMs: config.pollIntervalMs.max },
+          batchSize: config.endpoint.batchSize,
+          initialIntervalMs: Math.min(
+            config.pollIntervalMs.max,
+            Math.max(config.pollIntervalMs.min, 3_600_000),
+          ),
+          logger,
+          poll: pollTrackersWith({ ...runDeps }, (result) => settle(result, 'poll')),
+        })
+      : null
   const cron =
-    deps.schedule === false
+    deps.schedule === false || poller
       ? null
       : new Cron(config.schedule, { timezone: 'UTC', protect: true }, async () => {
           cancelRetry()
@@ -238,9 +274,16 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
     logger.info({ host: config.httpHost, port: http.port }, 'importer health and metrics listening')
   }
 
-  const startupRun = config.runOnStart && deps.schedule !== false ? runNow('startup') : null
+  const startupRun = config.runOnStart && deps.schedule !== false && !poller ? runNow('startup') : null
   if (cron)
     logger.info({ schedule: config.schedule, next: cron.nextRun()?.toISOString() }, 'import scheduled')
+  if (poller && deps.schedule !== false) {
+    poller.start()
+    logger.info(
+      { budgetPerHour: config.requestBudgetPerHour, intervals: config.pollIntervalMs },
+      'adaptive polling started',
+    )
+  }
 
   let stopping: Promise<void> | undefined
   return {
@@ -256,6 +299,7 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
         cron?.stop()
         cancelRetry()
         shutdown.abort()
+        await poller?.stop()
         await Promise.allSettled([...inFlight])
         // Requests made are recorded before the caller closes the database.
         await endpointHealth.flush()
@@ -320,7 +364,7 @@ function lastRunCheck(result: ImportResult | null, retryAt: Date | null): Health
 function endpointClient(
   config: ImporterConfig,
   logger: Logger,
-  hooks: Pick<ReportEndpointClientOptions, 'onRequest' | 'expectedIds'>,
+  hooks: Pick<ReportEndpointClientOptions, 'onRequest' | 'expectedIds' | 'beforeRequest'>,
 ): ReportSource {
   if (!config.endpoint.url) {
     throw new ImporterConfigError(

@@ -4,6 +4,7 @@ import {
   localStackKeyHint,
   PrivateKeyCipher,
   parseDuration,
+  setPollOverride,
   type TrackerDatabase,
 } from '@tracker/db'
 import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
@@ -39,6 +40,9 @@ Usage:
   main.ts trackers deactivate ID  stop importing a tracker (its history stays)
   main.ts trackers reactivate ID  import a deactivated tracker again
   main.ts trackers delete ID --confirm NAME
+  main.ts trackers poll ID DURATION|auto
+                                  IMPORT_MODE=adaptive: poll this tracker every DURATION (e.g. "30
+                                  minutes"), or let the cadence rule decide again (auto)
                                   delete a tracker and purge its whole history from every tier (raw
                                   reports, both aggregates, location_history) and its keys; cannot be
                                   undone, so NAME must be the tracker's name (else exit 2, nothing
@@ -144,9 +148,27 @@ async function trackersCommand(args: string[], config: ImporterConfig, logger: L
         )
         return 0
       }
+      case 'poll': {
+        const id = trackerId(positionals[0], 'poll')
+        const every = positionals[1]
+        if (!every) throw new Error('trackers poll needs a DURATION (e.g. "30 minutes") or "auto"')
+        const override = every === 'auto' ? null : pollOverrideSeconds(every, config)
+        const polling = await setPollOverride(
+          database.db,
+          id,
+          override,
+          Math.round(config.pollIntervalMs.max / 1000),
+        )
+        console.log(
+          override === null
+            ? `tracker ${id} is polled on the adaptive cadence again; next poll by ${polling.next_poll_at.toISOString()}`
+            : `tracker ${id} is polled every ${every}; next poll by ${polling.next_poll_at.toISOString()}`,
+        )
+        return 0
+      }
       default:
         throw new Error(
-          `unknown trackers command "${action ?? ''}": use list, add, import, deactivate, reactivate or delete`,
+          `unknown trackers command "${action ?? ''}": use list, add, import, deactivate, reactivate, delete or poll`,
         )
     }
   })
@@ -239,4 +261,19 @@ if (import.meta.main) {
       process.exit(1)
     },
   )
+}
+
+/** A user's fixed interval: a duration no shorter than IMPORT_MIN_POLL_INTERVAL (a hard floor per key). */
+function pollOverrideSeconds(text: string, config: ImporterConfig): number {
+  let ms: number
+  try {
+    ms = parseDuration(text)
+  } catch (error) {
+    throw new Error(`trackers poll: ${(error as Error).message}`)
+  }
+  if (ms < config.pollIntervalMs.min)
+    throw new Error(
+      `trackers poll: ${text} is shorter than IMPORT_MIN_POLL_INTERVAL (${config.pollIntervalMs.min / 60_000} minutes), the floor per key`,
+    )
+  return Math.round(ms / 1000)
 }

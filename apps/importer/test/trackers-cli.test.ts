@@ -129,6 +129,38 @@ describe('importer trackers CLI', () => {
   })
 })
 
+describe('importer trackers poll', () => {
+  it("fixes a tracker's interval (never below IMPORT_MIN_POLL_INTERVAL) and hands it back to the rule", async () => {
+    const listed = JSON.parse((await run(['trackers', 'list', '--json'])).stdout) as { id: string }[]
+    const id = listed[0]!.id
+    const fixed = await run(['trackers', 'poll', id, '30 minutes'])
+    expect(fixed.stdout).toMatch(new RegExp(`tracker ${id} is polled every 30 minutes; next poll by \\S+`))
+    const auto = await run(['trackers', 'poll', id, 'auto'])
+    expect(auto.stdout).toContain('adaptive cadence again')
+    const tooOften = await run(['trackers', 'poll', id, '5 minutes']).catch(
+      (error: { stderr: string; code: number }) => error,
+    )
+    expect(tooOften).toMatchObject({ code: 1 })
+    expect((tooOften as { stderr: string }).stderr).toMatch(
+      /shorter than IMPORT_MIN_POLL_INTERVAL \(15 minutes\)/,
+    )
+    const noDuration = await run(['trackers', 'poll', id]).catch((error: { stderr: string }) => error)
+    expect((noDuration as { stderr: string }).stderr).toMatch(/needs a DURATION/)
+    const database = await connectEmbedded({ dataDir })
+    try {
+      const row = await database.db
+        .selectFrom('tracker_polling')
+        .selectAll()
+        .where('tracker_id', '=', id)
+        .executeTakeFirstOrThrow()
+      expect(row.override_seconds).toBeNull()
+      expect(row.next_poll_at.getTime()).toBeLessThanOrEqual(Date.now() + 30 * 60_000)
+    } finally {
+      await database.close()
+    }
+  })
+})
+
 describe('importer configuration', () => {
   it('names every bad variable', () => {
     expect(() =>

@@ -66,6 +66,13 @@ const MEANINGS: Record<string, string> = {
   IMPORT_LOOKBACK_DAYS: 'days of reports asked for (1-7, within the safe late horizon)',
   IMPORT_SCHEDULE: 'cron expression (UTC)',
   IMPORT_ON_START: 'run an import at start',
+  IMPORT_MODE: 'schedule: full imports on IMPORT_SCHEDULE; adaptive: each tracker polled on its own cadence',
+  IMPORT_REQUEST_BUDGET:
+    'requests to the endpoint per sliding hour at most, every run included (0: no ceiling; needed for adaptive)',
+  IMPORT_MIN_POLL_INTERVAL: 'adaptive: a tracker is never polled more often (a fixed interval neither)',
+  IMPORT_MAX_POLL_INTERVAL: 'adaptive: a tracker is polled at least this often',
+  IMPORT_ENDPOINT_REPORTS_PER_KEY:
+    'most reports per key the endpoint gives ("auto": learnt from its answers); a full answer starting after the newest stored report is a coverage gap',
   IMPORT_INSERT_BATCH_SIZE: 'rows per insert statement',
   IMPORT_CLOCK_SKEW: 'reports further in the future are rejected',
   IMPORT_LOCK_TTL: 'TTL of the import lock (extended while a run works)',

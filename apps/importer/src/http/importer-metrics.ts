@@ -23,6 +23,16 @@ export class ImporterMetrics {
     buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1800],
     registers: [this.registry],
   })
+  readonly #coverageGaps = new Counter({
+    name: 'tracker_import_coverage_gaps_total',
+    help: 'Coverage gaps found: a key answered as fully as the endpoint gives, its oldest report newer than the newest stored (reports between may be lost)',
+    registers: [this.registry],
+  })
+  readonly #coverageGapSeconds = new Counter({
+    name: 'tracker_import_coverage_gap_seconds_total',
+    help: 'Total length of the coverage gaps found, in seconds',
+    registers: [this.registry],
+  })
   readonly #lastSuccess = new Gauge({
     name: 'tracker_import_last_success_timestamp_seconds',
     help: 'Unix time of the last successful import run',
@@ -54,6 +64,8 @@ export class ImporterMetrics {
     if (!totals) return
     this.#reports.inc({ fate: 'inserted' }, totals.reportsInserted)
     this.#reports.inc({ fate: 'duplicate' }, totals.reportsDuplicate)
+    this.#coverageGaps.inc(totals.coverageGaps)
+    this.#coverageGapSeconds.inc(totals.coverageGapMs / 1000)
     for (const [reason, n] of Object.entries(totals.rejected))
       this.#reports.inc({ fate: `rejected_${reason}` }, n)
   }

@@ -31,6 +31,12 @@ export interface RunTotals {
   /** Ids asked for again alone after an answer for the first id only, and the reports that brought. */
   multiIdRetries: number
   multiIdRecoveredReports: number
+  /** Coverage gaps found (and recorded in coverage_gaps with the batch that found them). */
+  coverageGaps: number
+  /** Their total length (for /metrics; not in the ledger: coverage_gaps has each one). */
+  coverageGapMs: number
+  /** The most reports one key got in one answer: what the endpoint's limit is learnt from. */
+  maxReportsPerKey: number
 }
 
 /**
@@ -138,6 +144,8 @@ function totalsColumns(totals: RunTotals) {
     endpoint_requests: JSON.stringify(totals.endpointRequests),
     multi_id_retries: totals.multiIdRetries,
     multi_id_recovered_reports: totals.multiIdRecoveredReports,
+    coverage_gaps: totals.coverageGaps,
+    max_reports_per_key: totals.maxReportsPerKey,
   }
 }
 

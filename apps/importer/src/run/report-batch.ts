@@ -1,4 +1,11 @@
-import type { Database, Kysely, RejectedCounts, SourceError } from '@tracker/db'
+import {
+  type Database,
+  type Kysely,
+  type NewCoverageGap,
+  type RejectedCounts,
+  recordCoverageGaps,
+  type SourceError,
+} from '@tracker/db'
 import type {
   BatchResult,
   DecryptedReport,
@@ -9,6 +16,7 @@ import type {
 import { decryptReports, peekPayload } from '@tracker/findmy'
 import type { Geocoder } from '@tracker/geocoder'
 import type { Logger } from 'pino'
+import { answersByKey, coverageGap, type EndpointLimitTracker, newestStoredByKey } from './coverage-gaps.ts'
 import { type RunTotals, recordProgress } from './import-run.repository.ts'
 import { type ValidationLimits, validateReport } from './report-validation.ts'
 import { insertReports, knownReports, type StorableReport } from './report-writer.ts'
@@ -49,6 +57,12 @@ export type PreparedBatch =
       recoveredReports: number
       /** Single-id requests that failed for good (counted with the batch as source errors). */
       aloneFailures: SourceError[]
+      /** Periods the endpoint may have dropped reports of (recorded with the batch's first insert). */
+      gaps: Omit<NewCoverageGap, 'import_run_id'>[]
+      /** The most reports one key got in this answer. */
+      maxPerKey: number
+      /** Keys whose answer was as full as the endpoint gives (reports may be getting lost). */
+      fullKeys: string[]
     }
 
 export interface PrepareContext {
@@ -61,6 +75,8 @@ export interface PrepareContext {
   log: Logger
   /** A stopping run: work not started yet is not started (throws the signal's reason). */
   signal: AbortSignal
+  /** Coverage gaps: the endpoint's per-key limit, and how far back its answers reach. */
+  coverage: { limit: EndpointLimitTracker; since: () => Date }
 }
 
 const count = (counts: RejectedCounts, reason: string, n = 1) => {
@@ -93,6 +109,7 @@ export async function prepareBatch(ctx: PrepareContext, batch: BatchResult): Pro
       : []
   })
   const stored = await knownReports(ctx.db, candidates)
+  const { gaps, maxPerKey, fullKeys } = await findCoverageGaps(ctx, candidates)
   let known = 0
   const fresh: EndpointReport[] = []
   for (const { report, peek } of peeked) {
@@ -165,7 +182,45 @@ export async function prepareBatch(ctx: PrepareContext, batch: BatchResult): Pro
     retriedAlone: batch.retriedAlone.length,
     recoveredReports: batch.recoveredReports,
     aloneFailures,
+    gaps,
+    maxPerKey,
+    fullKeys,
   }
+}
+
+/**
+ * Per key of the answer: was it as full as the endpoint gives, with its oldest report newer than the
+ * newest stored? Then reports between the two may have been dropped before any poll saw them.
+ */
+async function findCoverageGaps(
+  ctx: PrepareContext,
+  candidates: ReadonlyArray<{ trackerId: string; hashedAdvKey: string; timestamp: Date }>,
+): Promise<{ gaps: Omit<NewCoverageGap, 'import_run_id'>[]; maxPerKey: number; fullKeys: string[] }> {
+  const answers = answersByKey(candidates)
+  ctx.coverage.limit.observe(answers)
+  const maxPerKey = Math.max(0, ...[...answers.values()].map((a) => a.count))
+  const limit = ctx.coverage.limit.limit
+  const full = limit < 2 ? [] : [...answers].filter(([, answer]) => answer.count >= limit)
+  const fullKeys = full.map(([hashedAdvKey]) => hashedAdvKey)
+  if (full.length === 0) return { gaps: [], maxPerKey, fullKeys }
+  const keys = full.map(([hashedAdvKey]) => ({
+    hashedAdvKey,
+    trackerId: ctx.keys.get(hashedAdvKey)!.trackerId,
+  }))
+  const newest = await newestStoredByKey(ctx.db, keys, ctx.coverage.since())
+  const gaps = keys.flatMap(({ hashedAdvKey, trackerId }) => {
+    const gap = coverageGap(
+      {
+        hashedAdvKey,
+        trackerId,
+        newestStored: newest.get(hashedAdvKey) ?? null,
+        answer: answers.get(hashedAdvKey)!,
+      },
+      limit,
+    )
+    return gap ? [gap] : []
+  })
+  return { gaps, maxPerKey, fullKeys }
 }
 
 /**
@@ -186,6 +241,7 @@ export async function commitBatch(
   const counted = copyTotals(totals)
   counted.reportsFetched += prepared.fetched
   counted.reportsDuplicate += prepared.known
+  counted.maxReportsPerKey = Math.max(counted.maxReportsPerKey, prepared.maxPerKey)
   for (const [reason, n] of Object.entries(prepared.rejected)) count(counted.rejected, reason, n)
   countRequests(counted, prepared.requests)
   counted.multiIdRetries += prepared.retriedAlone
@@ -196,8 +252,14 @@ export async function commitBatch(
   for (let i = 0; i < prepared.storable.length; i += insertBatchSize)
     chunks.push(prepared.storable.slice(i, i + insertBatchSize))
   let next = counted
+  let gaps = prepared.gaps.map((gap) => ({ ...gap, import_run_id: runId }))
   for (const chunk of chunks) {
     const inserted = await db.transaction().execute(async (trx) => {
+      // The gaps go with the batch's first statement: recorded exactly when its reports are.
+      if (gaps.length > 0) {
+        next.coverageGaps += await recordCoverageGaps(trx, gaps)
+        next.coverageGapMs += gaps.reduce((ms, g) => ms + (g.gap_to.getTime() - g.gap_from.getTime()), 0)
+      }
       const n = await insertReports(trx, chunk)
       next.reportsInserted += n
       next.reportsDuplicate += chunk.length - n
@@ -207,6 +269,7 @@ export async function commitBatch(
     })
     Object.assign(totals, next)
     next = copyTotals(totals)
+    gaps = []
     if (chunk.length > 0)
       log.debug({ batch: prepared.index + 1, rows: chunk.length, inserted }, 'report batch inserted')
   }

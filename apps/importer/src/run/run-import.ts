@@ -7,6 +7,7 @@ import {
   openStoredKeys,
   type PrivateKeyCipher,
   type RetentionConfig,
+  recentMaxReportsPerKey,
   recordTrackerSighting,
   type SourceError,
   safeLateHorizonMs,
@@ -17,6 +18,7 @@ import type { BatchResult } from '@tracker/findmy'
 import type { Geocoder } from '@tracker/geocoder'
 import { type HeldLock, LOCK_NAMES, type LockService } from '@tracker/locks'
 import type { Logger } from 'pino'
+import { type EndpointLimit, EndpointLimitTracker } from './coverage-gaps.ts'
 import {
   finishRun,
   markInterruptedRuns,
@@ -59,6 +61,8 @@ export interface ImportSettings {
   clockSkewMs: number
   lockTtlMs: number
   retention: RetentionConfig
+  /** How many reports per key the endpoint gives at most ('auto': learnt from its answers). */
+  endpointReportsPerKey: EndpointLimit
 }
 
 export interface ImportDependencies {
@@ -77,6 +81,8 @@ export interface ImportDependencies {
    * importer logs a key once while it stays unreadable.
    */
   onUnreadableKeys?: (keys: UnreadableKey[]) => void
+  /** Only these trackers' keys (the adaptive poller's due trackers); default: every active tracker. */
+  onlyTrackers?: readonly string[]
   now?: () => Date
 }
 
@@ -100,6 +106,19 @@ export interface ImportResult {
   durationMs: number
   /** Why the run failed or could not start. */
   error?: string
+  /** What the run found per tracker it stored or heard from (the adaptive poller's feedback). */
+  activity?: ReadonlyMap<string, TrackerActivity>
+}
+
+/** Per tracker, what one run found: reports new to the database, and whether an answer was full. */
+export interface TrackerActivity {
+  newReports: number
+  /** The most new reports one of its keys brought. */
+  maxNewPerKey: number
+  /** Some key's answer was as full as the endpoint gives (see coverage gaps). */
+  fullAnswer: boolean
+  /** The most reports per key the endpoint gives, as the run knew it (below 2: unknown). */
+  limit: number
 }
 
 export interface ImportRunOptions {
@@ -130,6 +149,9 @@ const emptyTotals = (): RunTotals => ({
   endpointRequests: {},
   multiIdRetries: 0,
   multiIdRecoveredReports: 0,
+  coverageGaps: 0,
+  coverageGapMs: 0,
+  maxReportsPerKey: 0,
 })
 
 /**
@@ -254,6 +276,7 @@ async function runLocked(
     const keys = await loadKeys(deps, totals, log)
     if (totals.unreadableKeys.length > 0) await recordProgress(db, run.id, totals)
     const latestByTracker = new Map<string, Sighting>()
+    const activity = new Map<string, TrackerActivity>()
     const abort = new AbortController()
     const stop = (reason: string) => {
       stopReason ??= reason
@@ -277,6 +300,13 @@ async function runLocked(
         },
         log,
         signal: abort.signal,
+        coverage: {
+          limit: new EndpointLimitTracker(
+            deps.settings.endpointReportsPerKey,
+            await recentMaxReportsPerKey(db),
+          ),
+          since: () => new Date(now().getTime() - deps.settings.lookbackDays * 86_400_000),
+        },
       }
       // Batches are fetched, checked and decrypted ahead while the previous one is inserted, but
       // inserted and counted strictly one after the other, each only once its turn has come.
@@ -306,6 +336,7 @@ async function runLocked(
               deps.settings.insertBatchSize,
               log,
             )
+            noteActivity(activity, prepared, keys, prepare.coverage.limit.limit)
           }
           // A graceful stop lets the batch in hand finish, then ends the run.
           if (stopReason) break
@@ -368,7 +399,7 @@ async function runLocked(
       },
       'import run finished',
     )
-    return { outcome, runId: run.id, run: finished, totals, durationMs }
+    return { outcome, runId: run.id, run: finished, totals, durationMs, activity }
   } catch (error) {
     log.error({ err: error }, 'import run failed')
     const finished = await finishRun(db, run.id, 'failed', totals, (error as Error).message).catch(() => null)
@@ -392,7 +423,11 @@ async function loadKeys(
   totals: RunTotals,
   log: Logger,
 ): Promise<Map<string, KeyInfo>> {
-  const { opened, unreadable } = openStoredKeys(deps.cipher, await listImportableKeys(deps.database.db))
+  const only = deps.onlyTrackers ? new Set(deps.onlyTrackers) : null
+  const importable = (await listImportableKeys(deps.database.db)).filter(
+    (k) => !only || only.has(k.tracker_id),
+  )
+  const { opened, unreadable } = openStoredKeys(deps.cipher, importable)
   const keys = new Map<string, KeyInfo>()
   for (const key of opened)
     keys.set(key.hashedAdvKey, { trackerId: key.trackerId, privateKey: key.privateKey })
@@ -423,4 +458,32 @@ function recordSourceError(batch: Extract<BatchResult, { ok: false }>, totals: R
 
 export function processOwner(hostname: string): string {
   return `${hostname}:${process.pid}:${randomUUID().slice(0, 8)}`
+}
+
+/** A committed batch's reports and full answers, per tracker. */
+function noteActivity(
+  activity: Map<string, TrackerActivity>,
+  prepared: { storable: readonly { trackerId: string; hashedAdvKey: string }[]; fullKeys: readonly string[] },
+  keys: ReadonlyMap<string, KeyInfo>,
+  limit: number,
+): void {
+  const of = (trackerId: string) => {
+    const a = activity.get(trackerId) ?? { newReports: 0, maxNewPerKey: 0, fullAnswer: false, limit }
+    a.limit = limit
+    activity.set(trackerId, a)
+    return a
+  }
+  const perKey = new Map<string, number>()
+  for (const report of prepared.storable) {
+    of(report.trackerId).newReports++
+    perKey.set(report.hashedAdvKey, (perKey.get(report.hashedAdvKey) ?? 0) + 1)
+  }
+  for (const [key, n] of perKey) {
+    const a = of(keys.get(key)!.trackerId)
+    a.maxNewPerKey = Math.max(a.maxNewPerKey, n)
+  }
+  for (const key of prepared.fullKeys) {
+    const trackerId = keys.get(key)?.trackerId
+    if (trackerId) of(trackerId).fullAnswer = true
+  }
 }
