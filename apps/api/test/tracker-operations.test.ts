@@ -193,6 +193,7 @@ describe('a token limited to chosen trackers', () => {
     renameTracker: (id) => `mutation { renameTracker(id: "${id}", name: "Renamed by friend") { id } }`,
     deactivateTracker: (id) => `mutation { deactivateTracker(id: "${id}") { id } }`,
     reactivateTracker: (id) => `mutation { reactivateTracker(id: "${id}") { id } }`,
+    setTrackerPolling: (id) => `mutation { setTrackerPolling(id: "${id}", pollEveryMinutes: 30) { id } }`,
     addTrackerKey: (id) =>
       `mutation { addTrackerKey(trackerId: "${id}", privateKey: "${generateKeyPair().privateKey.toString('base64')}") { id } }`,
     removeTrackerKey: (id) =>
@@ -203,6 +204,7 @@ describe('a token limited to chosen trackers', () => {
   const global: Record<string, string> = {
     trackers: '', // filtered, checked on its own below
     importRuns: '{ importRuns { nodes { id } } }',
+    endpointHealth: '{ endpointHealth { streak { failingRequests } } }',
     apiTokens: '{ apiTokens { id } }',
     trackerDeletions: '{ trackerDeletions { id } }',
     createTracker: `mutation { createTracker(input: { name: "New", privateKeys: [] }) { id } }`,

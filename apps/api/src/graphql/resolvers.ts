@@ -98,6 +98,10 @@ export const resolvers: Resolvers = {
       requireTracker(ctx.token, args.id, 'deactivateTracker')
       return ctx.services.trackers.deactivate(args.id)
     },
+    setTrackerPolling: (_parent, args, ctx) => {
+      requireTracker(ctx.token, args.id, 'setTrackerPolling')
+      return ctx.services.polling.set(args.id, args.pollEveryMinutes)
+    },
     reactivateTracker: (_parent, args, ctx) => {
       requireTracker(ctx.token, args.id, 'reactivateTracker')
       return ctx.services.trackers.reactivate(args.id)
@@ -119,5 +123,8 @@ export const resolvers: Resolvers = {
   }),
   Tracker: {
     currentStatus: (tracker, _args, ctx) => trackerStatus(tracker, ctx.requestTime, ctx.services.status),
+    coverageGaps: (tracker, args, ctx) => ctx.services.coverage.gaps(tracker.id, args),
+    coverage: (tracker, args, ctx) => ctx.services.coverage.coverage(tracker.id, args),
+    polling: (tracker, _args, ctx) => ctx.services.polling.of(tracker.id),
   },
 }

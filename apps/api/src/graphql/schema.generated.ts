@@ -140,6 +140,12 @@ export type Mutation = {
   renameTracker: Tracker;
   /** Stops imports for the tracker; its history stays. Idempotent. */
   deactivateTracker: Tracker;
+  /**
+   * IMPORT_MODE=adaptive: poll this tracker every `pollEveryMinutes` (1 to 10080) instead of the
+   * cadence rule's interval; null lets the rule decide again. The importer never polls a tracker more
+   * often than IMPORT_MIN_POLL_INTERVAL, and the request budget still holds.
+   */
+  setTrackerPolling: Tracker;
   addTrackerKey: Tracker;
   /** Removes a key; the reports it already delivered keep their tracker. */
   removeTrackerKey: Tracker;
@@ -187,6 +193,12 @@ export type MutationRenameTrackerArgs = {
 
 export type MutationDeactivateTrackerArgs = {
   id: Scalars['ID']['input'];
+};
+
+
+export type MutationSetTrackerPollingArgs = {
+  id: Scalars['ID']['input'];
+  pollEveryMinutes?: InputMaybe<Scalars['Int']['input']>;
 };
 
 
@@ -325,6 +337,74 @@ export type Tracker = {
   battery?: Maybe<BatteryLevel>;
   /** The tracker's keys, by hashed advertisement key. Private keys are never returned. */
   keys: Array<TrackerKey>;
+  /**
+   * Periods whose reports the report endpoint may have dropped before any poll saw them, newest first:
+   * a poll got as many reports for a key as the endpoint gives, the oldest of them newer than the
+   * newest stored. Those that overlap [from, to) (open ends: all); at most `first` (default 100, 1..1000).
+   */
+  coverageGaps: Array<CoverageGap>;
+  /** How much of [from, to) no coverage gap covers (from must be before to). */
+  coverage: Coverage;
+  /** Its cadence in the adaptive polling mode (null: not polled adaptively yet). */
+  polling?: Maybe<TrackerPolling>;
+};
+
+
+export type TrackerCoverageGapsArgs = {
+  from?: InputMaybe<Scalars['DateTime']['input']>;
+  to?: InputMaybe<Scalars['DateTime']['input']>;
+  first?: InputMaybe<Scalars['Int']['input']>;
+};
+
+
+export type TrackerCoverageArgs = {
+  from: Scalars['DateTime']['input'];
+  to: Scalars['DateTime']['input'];
+};
+
+/** A tracker's cadence in the adaptive polling mode (IMPORT_MODE=adaptive). */
+export type TrackerPolling = {
+  __typename?: 'TrackerPolling';
+  /** The interval the cadence rule (or the fixed interval) set after the last poll. */
+  intervalSeconds: Scalars['Int']['output'];
+  nextPollAt: Scalars['DateTime']['output'];
+  lastPollAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The fixed interval a user set (setTrackerPolling); null: the cadence rule decides. */
+  fixedIntervalMinutes?: Maybe<Scalars['Float']['output']>;
+};
+
+/**
+ * A period of a key's history the report endpoint may have dropped: since 2026 Apple keeps only each
+ * key's latest few reports, so reports made between two polls beyond that number are lost to every poll.
+ */
+export type CoverageGap = {
+  __typename?: 'CoverageGap';
+  hashedAdvKey: Scalars['String']['output'];
+  /** The newest report stored for the key before the poll. */
+  from: Scalars['DateTime']['output'];
+  /** The oldest report that poll returned. */
+  to: Scalars['DateTime']['output'];
+  durationSeconds: Scalars['Float']['output'];
+  /** Reports the poll returned for the key: as many as the endpoint gives (endpointLimit). */
+  reportsReturned: Scalars['Int']['output'];
+  /** The most reports per key the endpoint gives, as the importer knew it (configured or learnt). */
+  endpointLimit: Scalars['Int']['output'];
+  /** The import run that found it. */
+  importRunId?: Maybe<Scalars['ID']['output']>;
+  detectedAt: Scalars['DateTime']['output'];
+};
+
+/** How much of a range the tracker's history covers, as far as polls can tell. */
+export type Coverage = {
+  __typename?: 'Coverage';
+  from: Scalars['DateTime']['output'];
+  to: Scalars['DateTime']['output'];
+  /** 1 - missingSeconds / the range's length: 1 when no gap overlaps it. */
+  ratio: Scalars['Float']['output'];
+  /** The part of the range inside any gap (gaps of several keys that overlap counted once). */
+  missingSeconds: Scalars['Float']['output'];
+  /** Gaps that overlap the range. */
+  gaps: Scalars['Int']['output'];
 };
 
 export type TrackerKey = {
@@ -391,7 +471,9 @@ export type ImportRunTrigger =
   | 'SCHEDULE'
   | 'STARTUP'
   | 'ONCE'
-  | 'MANUAL';
+  | 'MANUAL'
+  /** The adaptive poller, for the trackers that were due (IMPORT_MODE=adaptive). */
+  | 'POLL';
 
 export type ImportRun = {
   __typename?: 'ImportRun';
@@ -423,6 +505,10 @@ export type ImportRun = {
   multiIdRetries: Scalars['Int']['output'];
   /** Reports those single-id requests brought. */
   multiIdRecoveredReports: Scalars['Int']['output'];
+  /** Coverage gaps the run found (see Tracker.coverageGaps). */
+  coverageGaps: Scalars['Int']['output'];
+  /** The most reports one key got in one answer during the run. */
+  maxReportsPerKey: Scalars['Int']['output'];
 };
 
 export type RejectedCount = {
@@ -652,6 +738,9 @@ export type ResolversTypes = {
   TrackerStatus: TrackerStatus;
   BatteryLevel: BatteryLevel;
   Tracker: ResolverTypeWrapper<TrackerModel>;
+  TrackerPolling: ResolverTypeWrapper<TrackerPolling>;
+  CoverageGap: ResolverTypeWrapper<CoverageGap>;
+  Coverage: ResolverTypeWrapper<Coverage>;
   TrackerKey: ResolverTypeWrapper<TrackerKey>;
   TrackerKeyStatus: TrackerKeyStatus;
   TrackerConnection: ResolverTypeWrapper<Omit<TrackerConnection, 'nodes'> & { nodes: Array<ResolversTypes['Tracker']> }>;
@@ -692,6 +781,9 @@ export type ResolversParentTypes = {
   Location: Location;
   PageInfo: PageInfo;
   Tracker: TrackerModel;
+  TrackerPolling: TrackerPolling;
+  CoverageGap: CoverageGap;
+  Coverage: Coverage;
   TrackerKey: TrackerKey;
   TrackerConnection: Omit<TrackerConnection, 'nodes'> & { nodes: Array<ResolversParentTypes['Tracker']> };
   LocationReport: LocationReportModel;
@@ -735,6 +827,7 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   createTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationCreateTrackerArgs, 'input'>>;
   renameTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationRenameTrackerArgs, 'id' | 'name'>>;
   deactivateTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationDeactivateTrackerArgs, 'id'>>;
+  setTrackerPolling?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationSetTrackerPollingArgs, 'id'>>;
   addTrackerKey?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationAddTrackerKeyArgs, 'trackerId' | 'privateKey'>>;
   removeTrackerKey?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationRemoveTrackerKeyArgs, 'trackerId' | 'hashedAdvKey'>>;
   reactivateTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationReactivateTrackerArgs, 'id'>>;
@@ -789,6 +882,35 @@ export type TrackerResolvers<ContextType = GraphQLContext, ParentType extends Re
   lastNearestCity?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   battery?: Resolver<Maybe<ResolversTypes['BatteryLevel']>, ParentType, ContextType>;
   keys?: Resolver<Array<ResolversTypes['TrackerKey']>, ParentType, ContextType>;
+  coverageGaps?: Resolver<Array<ResolversTypes['CoverageGap']>, ParentType, ContextType, Partial<TrackerCoverageGapsArgs>>;
+  coverage?: Resolver<ResolversTypes['Coverage'], ParentType, ContextType, RequireFields<TrackerCoverageArgs, 'from' | 'to'>>;
+  polling?: Resolver<Maybe<ResolversTypes['TrackerPolling']>, ParentType, ContextType>;
+};
+
+export type TrackerPollingResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrackerPolling'] = ResolversParentTypes['TrackerPolling']> = {
+  intervalSeconds?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  nextPollAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  lastPollAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  fixedIntervalMinutes?: Resolver<Maybe<ResolversTypes['Float']>, ParentType, ContextType>;
+};
+
+export type CoverageGapResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['CoverageGap'] = ResolversParentTypes['CoverageGap']> = {
+  hashedAdvKey?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  durationSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  reportsReturned?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  endpointLimit?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  importRunId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  detectedAt?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+};
+
+export type CoverageResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Coverage'] = ResolversParentTypes['Coverage']> = {
+  from?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  to?: Resolver<ResolversTypes['DateTime'], ParentType, ContextType>;
+  ratio?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  missingSeconds?: Resolver<ResolversTypes['Float'], ParentType, ContextType>;
+  gaps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type TrackerKeyResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['TrackerKey'] = ResolversParentTypes['TrackerKey']> = {
@@ -845,6 +967,8 @@ export type ImportRunResolvers<ContextType = GraphQLContext, ParentType extends 
   requests?: Resolver<Array<ResolversTypes['RequestOutcomeCount']>, ParentType, ContextType>;
   multiIdRetries?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   multiIdRecoveredReports?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  coverageGaps?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
+  maxReportsPerKey?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
 };
 
 export type RejectedCountResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['RejectedCount'] = ResolversParentTypes['RejectedCount']> = {
@@ -935,6 +1059,9 @@ export type Resolvers<ContextType = GraphQLContext> = {
   Location?: LocationResolvers<ContextType>;
   PageInfo?: PageInfoResolvers<ContextType>;
   Tracker?: TrackerResolvers<ContextType>;
+  TrackerPolling?: TrackerPollingResolvers<ContextType>;
+  CoverageGap?: CoverageGapResolvers<ContextType>;
+  Coverage?: CoverageResolvers<ContextType>;
   TrackerKey?: TrackerKeyResolvers<ContextType>;
   TrackerConnection?: TrackerConnectionResolvers<ContextType>;
   LocationReport?: LocationReportResolvers<ContextType>;

@@ -34,5 +34,7 @@ export function toImportRun(row: ImportRun): ImportRunType {
     requests: toOutcomeCounts(row.endpoint_requests ?? {}),
     multiIdRetries: row.multi_id_retries,
     multiIdRecoveredReports: row.multi_id_recovered_reports,
+    coverageGaps: row.coverage_gaps,
+    maxReportsPerKey: row.max_reports_per_key,
   }
 }

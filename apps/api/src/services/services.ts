@@ -6,9 +6,11 @@ import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts
 import type { ApiConfig } from '../env.ts'
 import { createApiTokenService } from './api-token.service.ts'
 import { TokenAuthenticator } from './api-tokens.ts'
+import { createCoverageService } from './coverage.service.ts'
 import { createEndpointHealthService } from './endpoint-health.service.ts'
 import { createHistoryService, type HistoryPage } from './history.service.ts'
 import { createImportRunService } from './import-run.service.ts'
+import { createPollingService } from './polling.service.ts'
 import { createRefreshService } from './refresh.service.ts'
 import { createReportService } from './report.service.ts'
 import { createTrackerService } from './tracker.service.ts'
@@ -60,6 +62,8 @@ export function createServices(deps: ServiceDeps) {
     }),
     importRuns: createImportRunService(db, { pagination: config.pagination }),
     endpointHealth: createEndpointHealthService(db),
+    coverage: createCoverageService(db),
+    polling: createPollingService(db),
     refresh: createRefreshService({
       history: deps.history,
       db,
