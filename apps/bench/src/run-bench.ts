@@ -6,6 +6,7 @@ import { type BenchContext, createContext } from './context.ts'
 import type { BenchEnv } from './env.ts'
 import { apiFigure } from './figures/api.figure.ts'
 import { decryptFigure } from './figures/decrypt.figure.ts'
+import { fetchingFigure } from './figures/fetching.figure.ts'
 import { freshnessFigure } from './figures/freshness.figure.ts'
 import { importFigure } from './figures/import.figure.ts'
 import { scalingFigure } from './figures/scaling.figure.ts'
@@ -42,6 +43,7 @@ const FIGURES: Record<FigureName, FigureRunner> = {
   api: (ctx, s) => apiFigure(ctx, s.api),
   freshness: (ctx, s) => freshnessFigure(ctx, s.freshness),
   scaling: (ctx, s) => scalingFigure(ctx, s.scaling),
+  fetching: (ctx, s) => fetchingFigure(ctx, s.fetching),
 }
 
 const TITLES: Record<FigureName, string> = {
@@ -50,6 +52,7 @@ const TITLES: Record<FigureName, string> = {
   api: 'API',
   freshness: 'Freshness',
   scaling: 'Scaling',
+  fetching: 'Fetching',
 }
 
 /**

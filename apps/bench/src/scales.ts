@@ -24,6 +24,14 @@ export interface ScaleSettings {
     /** Wall-clock budget for the whole scaling figure; a size whose estimate does not fit is skipped (said so). */
     budgetS: number | null
   }
+  /** Moving trackers polled over simulated days by the schedule and by the adaptive mode. */
+  fetching: {
+    trackers: number
+    days: number
+    reportsPerDay: number
+    latestPerKey: number
+    budgetPerHour: number
+  }
 }
 
 export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
@@ -40,6 +48,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       fullRefreshes: { 100: 3, 1000: 1 },
       budgetS: null,
     },
+    fetching: { trackers: 20, days: 2, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
   },
   medium: {
     import: { trackers: 340, reportsPerDay: 96, insertBatchSize: 2000, rounds: 1 },
@@ -53,6 +62,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       fullRefreshes: { 100: 5, 1000: 3, 10000: 1 },
       budgetS: 8 * 60,
     },
+    fetching: { trackers: 100, days: 7, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
   },
   // The figures: a 1M-report import and 10 000 trackers with a year of history. Takes long.
   large: {
@@ -67,5 +77,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       fullRefreshes: { 100: 10, 1000: 5, 10000: 2 },
       budgetS: null,
     },
+    // The figure: 100 moving trackers over a simulated week, the latest 16 reports per key.
+    fetching: { trackers: 100, days: 7, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
   },
 }
