@@ -26,6 +26,7 @@ export {
   keyPairFromPrivateKey,
 } from './keys.ts'
 export { type Logger, silentLogger } from './logger.ts'
+export * from './p224/index.ts'
 export {
   type DecryptedReport,
   type DecryptReportsResult,

@@ -1,6 +1,7 @@
-import type { KeyObject } from 'node:crypto'
 import { decodeBase64Strict } from './keys.ts'
-import { padScalar, privateKeyObject, publicKeyObject, sharedSecret } from './p224.ts'
+import { p224Backend } from './p224/choose-backend.ts'
+import type { P224Backend, P224Key } from './p224/p224-backend.ts'
+import { padScalar } from './p224.ts'
 import { decryptLocationBytes } from './report.cipher.ts'
 import {
   type BatteryLevel,
@@ -65,11 +66,14 @@ export class ReportDecryptionError extends Error {
   }
 }
 
-/** Decrypts with one private key; reuse its KeyObject (the key import costs about a tenth of a report). */
+/**
+ * Decrypts with one private key; reuse it (the key import costs about a tenth of a report). The ECDH
+ * runs on this thread's P-224 backend (the system's libcrypto when it checked out, else Node's).
+ */
 export class ReportDecryptor {
-  readonly #privateKey: KeyObject
-  constructor(privateKey: Buffer) {
-    this.#privateKey = privateKeyObject(padScalar(privateKey))
+  readonly #privateKey: P224Key
+  constructor(privateKey: Buffer, backend: P224Backend = p224Backend().backend) {
+    this.#privateKey = backend.key(padScalar(privateKey))
   }
 
   decrypt(report: EndpointReport): DecryptedReport {
@@ -83,14 +87,11 @@ export class ReportDecryptor {
     }
     const payload = normalizePayload(raw)
     const ephemeralPoint = payload.subarray(EPHEMERAL_KEY_OFFSET, CIPHERTEXT_OFFSET)
-    let ephemeralKey: KeyObject
-    try {
-      ephemeralKey = publicKeyObject(ephemeralPoint)
-    } catch {
+    const secret = this.#privateKey.sharedSecret(Buffer.from(ephemeralPoint))
+    if (secret === null)
       throw new ReportDecryptionError('undecryptable', 'the ephemeral public key is not a point on P-224')
-    }
     const plaintext = decryptLocationBytes(
-      sharedSecret(this.#privateKey, ephemeralKey),
+      secret,
       ephemeralPoint,
       payload.subarray(CIPHERTEXT_OFFSET, TAG_OFFSET),
       payload.subarray(TAG_OFFSET),
