@@ -14,6 +14,7 @@ import {
 import {
   decryptReports,
   type EndpointReport,
+  p224Backend,
   ReportDecryptionPool,
   ReportEndpointClient,
   type ReportEndpointClientOptions,
@@ -98,6 +99,10 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
   // The late horizon follows the raw retention the database really has, if it is stricter.
   const { effective: retention } = await resolveDatabaseRetention(deps.database, config.retention, logger)
   const metrics = new ImporterMetrics()
+  // Each decryption worker chooses its own the same way; this thread's choice is the one logged.
+  const p224 = p224Backend()
+  metrics.setP224Backend(p224.backend.name)
+  logger.info({ backend: p224.backend.name, reason: p224.reason }, 'P-224 backend for decryption')
   const endpointHealth = new EndpointHealth({
     db: deps.database.db,
     metrics,

@@ -66,6 +66,8 @@ const MEANINGS: Record<string, string> = {
   IMPORT_LOOKBACK_DAYS: 'days of reports asked for (1-7, within the safe late horizon)',
   IMPORT_SCHEDULE: 'cron expression (UTC)',
   IMPORT_ON_START: 'run an import at start',
+  P224_LIBCRYPTO:
+    "the system's libcrypto for P-224 decryption (through koffi, self-tested at start); off: Node's crypto",
   IMPORT_MODE: 'schedule: full imports on IMPORT_SCHEDULE; adaptive: each tracker polled on its own cadence',
   IMPORT_REQUEST_BUDGET:
     'requests to the endpoint per sliding hour at most, every run included (0: no ceiling; needed for adaptive)',

@@ -33,6 +33,12 @@ export class ImporterMetrics {
     help: 'Total length of the coverage gaps found, in seconds',
     registers: [this.registry],
   })
+  readonly #p224Backend = new Gauge({
+    name: 'tracker_import_p224_backend',
+    help: "The P-224 backend decryption uses: 1 for the one in use (libcrypto: the system's OpenSSL through koffi; node: Node's crypto)",
+    labelNames: ['backend'] as const,
+    registers: [this.registry],
+  })
   readonly #lastSuccess = new Gauge({
     name: 'tracker_import_last_success_timestamp_seconds',
     help: 'Unix time of the last successful import run',
@@ -53,6 +59,11 @@ export class ImporterMetrics {
 
   recordEndpointRequest(outcome: EndpointRequestOutcome): void {
     this.#endpointRequests.inc({ outcome })
+  }
+
+  setP224Backend(name: 'libcrypto' | 'node'): void {
+    this.#p224Backend.set({ backend: 'libcrypto' }, name === 'libcrypto' ? 1 : 0)
+    this.#p224Backend.set({ backend: 'node' }, name === 'node' ? 1 : 0)
   }
 
   recordRun(result: ImportResult): void {
