@@ -1,10 +1,16 @@
+import { execFileSync } from 'node:child_process'
 import { createDecipheriv, createECDH, createHash } from 'node:crypto'
 import { availableParallelism } from 'node:os'
 import {
   type EndpointReport,
+  nodeP224Backend,
+  type P224Backend,
+  type P224Key,
   PAYLOAD_BYTES,
   PAYLOAD_BYTES_EXTENDED,
+  p224Backend,
   ReportDecryptionPool,
+  ReportDecryptor,
   SimulatedNetwork,
   simulatedTrackers,
 } from '@tracker/findmy'
@@ -166,7 +172,53 @@ export async function decryptFigure(
   const coldPool = median(repeats.map((r) => r.bench.parallel?.reportsPerSecond ?? Number.NaN))
   const singleRatio = ratio(single, bare)
   const speedUp = ratio(pooled, single)
+  ctx.progress('decrypt: P-224 backends and openssl speed ecdhp224')
+  const backends = measureBackends(reports, keys)
+  const opensslSpeed = opensslEcdhP224()
   const rows: FigureRow[] = [
+    {
+      id: 'decrypt.ecdh',
+      label: `P-224 ECDH per core, backend in use (${backends.inUse}: ${backends.reason})`,
+      measured: {
+        value: backends.ecdhPerSecond,
+        unit: 'ECDH/s',
+        text: `${rate(backends.ecdhPerSecond, 'ECDH/s')} (${formatNumber(1e6 / backends.ecdhPerSecond)} µs each)`,
+      },
+      baseline: opensslSpeed
+        ? {
+            label: 'openssl speed -seconds 3 ecdhp224 (the system OpenSSL, same machine, same run)',
+            value: opensslSpeed,
+            unit: 'ECDH/s',
+            text: rate(opensslSpeed, 'ECDH/s'),
+          }
+        : null,
+      ratio: opensslSpeed ? ratio(backends.ecdhPerSecond, opensslSpeed) : null,
+      target: '>= 0.8 of openssl speed',
+      verdict: opensslSpeed
+        ? backends.ecdhPerSecond / opensslSpeed >= 0.8
+          ? 'met'
+          : 'not met'
+        : 'not measured',
+      note: `Node's crypto (the fallback) on the same points: ${rate(backends.nodeEcdhPerSecond, 'ECDH/s')}`,
+    },
+    {
+      id: 'decrypt.node-backend',
+      label: "decrypt, one thread, Node's crypto as the P-224 backend (the fallback)",
+      measured: {
+        value: backends.nodeDecryptPerSecond,
+        unit: 'reports/s',
+        text: rate(backends.nodeDecryptPerSecond, 'reports/s'),
+      },
+      baseline: {
+        label: 'the same reports with the backend in use, one thread',
+        value: backends.inUseDecryptPerSecond,
+        unit: 'reports/s',
+        text: rate(backends.inUseDecryptPerSecond, 'reports/s'),
+      },
+      ratio: ratio(backends.nodeDecryptPerSecond, backends.inUseDecryptPerSecond),
+      target: null,
+      verdict: 'info',
+    },
     {
       id: 'decrypt.single',
       label: 'decrypt, one thread (= per core)',
@@ -219,5 +271,63 @@ export async function decryptFigure(
     notes: [
       `${formatNumber(settings.count)} genuinely encrypted reports (simulator: 20 trackers, seed 42, no gaps); one thread as runDecryptBenchmark (packages/findmy/bench) measures it, the pool on the baseline's own payloads; the baseline's shared secrets are computed before it is timed. runDecryptBenchmark's own pool figure (its start-up included) is in the JSON: ${rate(coldPool, 'reports/s')}.`,
     ],
+  }
+}
+
+/**
+ * ECDH alone and whole decryptions on one thread, with the backend in use (the system's libcrypto
+ * when it checked out) and with Node's crypto, on the same reports (at most 20,000).
+ */
+function measureBackends(reports: EndpointReport[], keys: Map<string, Buffer>) {
+  const sample = reports.slice(0, 20_000)
+  const choice = p224Backend()
+  const points = sample.map((r) => {
+    const raw = Buffer.from(r.payload, 'base64')
+    const offset = raw.length === 89 ? 1 : 0
+    return Buffer.from(raw.subarray(EPHEMERAL[0] + offset, EPHEMERAL[1] + offset))
+  })
+  const ecdh = (backend: P224Backend) => {
+    const byKey = new Map<string, P224Key>()
+    const t0 = performance.now()
+    for (let i = 0; i < sample.length; i++) {
+      const id = sample[i]!.id
+      const key = byKey.get(id) ?? backend.key(keys.get(id)!)
+      byKey.set(id, key)
+      if (!key.sharedSecret(points[i]!)) throw new Error("a report's ephemeral key is not on the curve")
+    }
+    return Math.round(sample.length / ((performance.now() - t0) / 1000))
+  }
+  const decrypt = (backend: P224Backend) => {
+    const byKey = new Map<string, ReportDecryptor>()
+    const t0 = performance.now()
+    for (const report of sample) {
+      const decryptor = byKey.get(report.id) ?? new ReportDecryptor(keys.get(report.id)!, backend)
+      byKey.set(report.id, decryptor)
+      decryptor.decrypt(report)
+    }
+    return Math.round(sample.length / ((performance.now() - t0) / 1000))
+  }
+  return {
+    inUse: choice.backend.name,
+    reason: choice.reason,
+    ecdhPerSecond: ecdh(choice.backend),
+    nodeEcdhPerSecond: ecdh(nodeP224Backend),
+    inUseDecryptPerSecond: decrypt(choice.backend),
+    nodeDecryptPerSecond: decrypt(nodeP224Backend),
+  }
+}
+
+/** `openssl speed -seconds 3 ecdhp224`: ECDH per second on one core (null when openssl is missing). */
+function opensslEcdhP224(): number | null {
+  try {
+    const out = execFileSync('openssl', ['speed', '-seconds', '3', 'ecdhp224'], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    })
+    const line = out.split('\n').find((l) => /224 bits ecdh/.test(l))
+    const value = Number(line?.trim().split(/\s+/).at(-1))
+    return Number.isFinite(value) && value > 0 ? Math.round(value) : null
+  } catch {
+    return null
   }
 }
