@@ -51,7 +51,10 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
     }, 'IMPORT_SCHEDULE must be a cron expression, e.g. "0 */6 * * *"'),
   IMPORT_ON_START: booleanVar('IMPORT_ON_START', true),
   // Read by every decryption thread itself (@tracker/findmy p224Backend); listed here to be documented.
-  P224_LIBCRYPTO: z.string().min(1, 'P224_LIBCRYPTO must be a library path or "off"').default('libcrypto.so.3'),
+  P224_LIBCRYPTO: z
+    .string()
+    .min(1, 'P224_LIBCRYPTO must be a library path or "off"')
+    .default('libcrypto.so.3'),
   IMPORT_MODE: z
     .enum(['schedule', 'adaptive'], { error: 'IMPORT_MODE must be "schedule" or "adaptive"' })
     .default('schedule'),
