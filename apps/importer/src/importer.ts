@@ -25,7 +25,6 @@ import type { LockService } from '@tracker/locks'
 import { Cron } from 'croner'
 import type { Logger } from 'pino'
 import { EndpointHealth } from './endpoint/endpoint-health.ts'
-import { keysWithReportsSince } from './endpoint/endpoint-requests.repository.ts'
 import { describeConfig, type ImporterConfig, ImporterConfigError } from './env.ts'
 import {
   type HealthCheck,
@@ -37,6 +36,7 @@ import { ImporterMetrics } from './http/importer-metrics.ts'
 import { AdaptivePoller } from './polling/adaptive-poller.ts'
 import { pollTrackersWith } from './polling/poll-trackers.ts'
 import { RequestBudget } from './polling/request-budget.ts'
+import { keysWithReportsSince } from './run/report-writer.ts'
 import {
   type ImportDependencies,
   type ImportResult,

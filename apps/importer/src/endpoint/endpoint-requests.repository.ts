@@ -54,23 +54,3 @@ export async function readEndpointStreak(db: Kysely<Database>): Promise<Endpoint
 export async function pruneEndpointRequestHours(db: Kysely<Database>, before: Date): Promise<void> {
   await db.deleteFrom('endpoint_request_hours').where('hour', '<', before).execute()
 }
-
-/**
- * Which of `ids` have a report stored newer than `since`: the keys expected to have reports in the
- * endpoint's window. One statement; location_reports is filtered by tracker_id too, from the keys'
- * trackers, because its compressed chunks are segmented by tracker_id.
- */
-export async function keysWithReportsSince(
-  db: Kysely<Database>,
-  ids: readonly string[],
-  since: Date,
-): Promise<Set<string>> {
-  if (ids.length === 0) return new Set()
-  const { rows } = await sql<{ hashed_adv_key: string }>`
-    SELECT DISTINCT r.hashed_adv_key
-      FROM location_reports r
-     WHERE r.tracker_id = ANY(ARRAY(SELECT k.tracker_id FROM tracker_keys k WHERE k.hashed_adv_key = ANY(${ids}::text[])))
-       AND r.hashed_adv_key = ANY(${ids}::text[])
-       AND r."timestamp" > ${since}`.execute(db)
-  return new Set(rows.map((row) => row.hashed_adv_key))
-}

@@ -1,5 +1,4 @@
-import type { Database, Kysely, NewCoverageGap } from '@tracker/db'
-import { sql } from '@tracker/db'
+import type { NewCoverageGap } from '@tracker/db'
 
 /**
  * How many reports the endpoint gives per key at most: configured, or learnt ('auto': the most one
@@ -59,27 +58,6 @@ export function answersByKey(
     }
   }
   return byKey
-}
-
-/**
- * The newest stored report of each key since `since` (the endpoint's window: nothing older can come
- * back from it). Filtered by tracker too: compressed chunks are segmented by tracker_id, so only the
- * keys' trackers' segments are read.
- */
-export async function newestStoredByKey(
-  db: Kysely<Database>,
-  keys: ReadonlyArray<{ hashedAdvKey: string; trackerId: string }>,
-  since: Date,
-): Promise<Map<string, Date>> {
-  if (keys.length === 0) return new Map()
-  const { rows } = await sql<{ hashed_adv_key: string; newest: Date }>`
-    SELECT hashed_adv_key, max("timestamp") AS newest
-      FROM location_reports
-     WHERE tracker_id = ANY(${[...new Set(keys.map((k) => k.trackerId))]}::uuid[])
-       AND hashed_adv_key = ANY(${keys.map((k) => k.hashedAdvKey)}::text[])
-       AND "timestamp" >= ${since.toISOString()}::timestamptz
-     GROUP BY hashed_adv_key`.execute(db)
-  return new Map(rows.map((r) => [r.hashed_adv_key, r.newest]))
 }
 
 /**

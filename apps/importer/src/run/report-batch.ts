@@ -16,10 +16,10 @@ import type {
 import { decryptReports, peekPayload } from '@tracker/findmy'
 import type { Geocoder } from '@tracker/geocoder'
 import type { Logger } from 'pino'
-import { answersByKey, coverageGap, type EndpointLimitTracker, newestStoredByKey } from './coverage-gaps.ts'
+import { answersByKey, coverageGap, type EndpointLimitTracker } from './coverage-gaps.ts'
 import { type RunTotals, recordProgress } from './import-run.repository.ts'
 import { type ValidationLimits, validateReport } from './report-validation.ts'
-import { insertReports, knownReports, type StorableReport } from './report-writer.ts'
+import { insertReports, knownReports, newestStoredByKey, type StorableReport } from './report-writer.ts'
 
 /** Decrypts a batch; the worker-thread pool in production, decryptReports inline by default. */
 export type Decrypt = (
@@ -207,7 +207,11 @@ async function findCoverageGaps(
     hashedAdvKey,
     trackerId: ctx.keys.get(hashedAdvKey)!.trackerId,
   }))
-  const newest = await newestStoredByKey(ctx.db, keys, ctx.coverage.since())
+  const newest = await newestStoredByKey(
+    ctx.db,
+    keys.map((k) => k.hashedAdvKey),
+    ctx.coverage.since(),
+  )
   const gaps = keys.flatMap(({ hashedAdvKey, trackerId }) => {
     const gap = coverageGap(
       {

@@ -88,3 +88,34 @@ export async function signalRefresh(
     await notifyHistoryChange(db, { window: { from: window.from, to }, trackers }, 'import')
   }
 }
+
+/**
+ * The newest stored report of each of `ids` at or after `since` (the endpoint's window: nothing older
+ * can come back from it); keys with none are left out. location_reports is filtered by tracker_id too,
+ * from the keys' trackers, because its compressed chunks are segmented by tracker_id.
+ */
+export async function newestStoredByKey(
+  db: Kysely<Database>,
+  ids: readonly string[],
+  since: Date,
+): Promise<Map<string, Date>> {
+  if (ids.length === 0) return new Map()
+  const { rows } = await sql<{ hashed_adv_key: string; newest: Date }>`
+    SELECT r.hashed_adv_key, max(r."timestamp") AS newest
+      FROM location_reports r
+     WHERE r.tracker_id = ANY(ARRAY(SELECT k.tracker_id FROM tracker_keys k WHERE k.hashed_adv_key = ANY(${ids}::text[])))
+       AND r.hashed_adv_key = ANY(${ids}::text[])
+       AND r."timestamp" >= ${since.toISOString()}::timestamptz
+     GROUP BY r.hashed_adv_key`.execute(db)
+  return new Map(rows.map((r) => [r.hashed_adv_key, r.newest]))
+}
+
+/** Which of `ids` have a report stored newer than `since`: the keys expected to have reports. */
+export async function keysWithReportsSince(
+  db: Kysely<Database>,
+  ids: readonly string[],
+  since: Date,
+): Promise<Set<string>> {
+  const newest = await newestStoredByKey(db, ids, since)
+  return new Set([...newest].filter(([, at]) => at > since).map(([key]) => key))
+}
