@@ -46,6 +46,7 @@ async function definitions() {
 
 describe('migrations', () => {
   const expected = [
+    'api_sessions',
     'api_token_trackers',
     'api_tokens',
     'coverage_gaps',
@@ -60,6 +61,7 @@ describe('migrations', () => {
     'location_history_state',
     'location_history_view',
     'location_reports',
+    'sign_in_links',
     'tracker_deletions',
     'tracker_keys',
     'tracker_polling',

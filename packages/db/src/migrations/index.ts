@@ -14,6 +14,7 @@ import * as importRunsUnreadableKeys from './20261213060100_import_runs_unreadab
 import * as endpointRequestHealth from './20261214060000_endpoint_request_health.ts'
 import * as coverageGaps from './20261214061000_coverage_gaps.ts'
 import * as trackerPolling from './20261214062000_tracker_polling.ts'
+import * as webSessions from './20261215060000_web_sessions.ts'
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the file system) so
@@ -35,6 +36,7 @@ export const migrations: Record<string, Migration> = {
   '20261214060000_endpoint_request_health': endpointRequestHealth,
   '20261214061000_coverage_gaps': coverageGaps,
   '20261214062000_tracker_polling': trackerPolling,
+  '20261215060000_web_sessions': webSessions,
 }
 
 export const migrationProvider: MigrationProvider = {

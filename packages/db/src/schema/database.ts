@@ -1,3 +1,4 @@
+import type { ApiSessionTable, SignInLinkTable } from './api-session.table.ts'
 import type { ApiTokenTable, ApiTokenTrackerTable } from './api-token.table.ts'
 import type { CoverageGapTable } from './coverage-gap.table.ts'
 import type { EndpointRequestHourTable, EndpointRequestStreakTable } from './endpoint-request.table.ts'
@@ -34,4 +35,6 @@ export interface Database {
   endpoint_request_streak: EndpointRequestStreakTable
   tracker_polling: TrackerPollingTable
   endpoint_request_log: EndpointRequestLogTable
+  api_sessions: ApiSessionTable
+  sign_in_links: SignInLinkTable
 }
