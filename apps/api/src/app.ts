@@ -1,3 +1,4 @@
+import cookie from '@fastify/cookie'
 import {
   connectOptionsFromEnv,
   ensureKeyEncryptionKey,
@@ -6,8 +7,8 @@ import {
   type TrackerDatabase,
 } from '@tracker/db'
 import { HistoryEngine } from '@tracker/history'
-import type { LockService } from '@tracker/locks'
-import Fastify, { type FastifyInstance } from 'fastify'
+import { type LockService, REDIS_NAMESPACES, redisKey } from '@tracker/locks'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import type { Redis } from 'ioredis'
 import type { Logger } from 'pino'
 import { startHistoryChangeFeed } from './cache/change-feed.ts'
@@ -15,10 +16,14 @@ import { ChangeFeedCache } from './cache/change-feed-cache.ts'
 import type { ApiConfig } from './env.ts'
 import { graphqlPlugin } from './graphql/plugin.ts'
 import type { CachedResponse } from './graphql/response-cache.ts'
+import { createUnauthenticatedLimit } from './http/address-limit.ts'
+import { requestAuth } from './http/auth.ts'
 import { graphiqlRoutes } from './http/graphiql.ts'
 import { healthRoutes } from './http/health.ts'
 import { type ApiMetrics, createApiMetrics } from './http/metrics.ts'
 import { requestIdOf } from './http/request-id.ts'
+import { sessionRoutes } from './http/session-routes.ts'
+import { webAppRoutes } from './http/web-app.ts'
 import type { HistoryPage } from './services/history.service.ts'
 import { createServices, type Services } from './services/services.ts'
 
@@ -36,6 +41,11 @@ declare module 'fastify' {
   interface FastifyInstance {
     services: Services
     metrics: ApiMetrics
+    /**
+     * onRequest hook of every authenticated route: a bearer token or the web session cookie (see
+     * http/auth.ts). Add it to a scope: `scope.addHook('onRequest', app.requestAuth)`.
+     */
+    requestAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
   }
 }
 
@@ -57,6 +67,9 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     bodyLimit: config.limits.bodyLimitBytes,
     return503OnClosing: true,
     logController: new Fastify.LogController({ disableRequestLogging: !config.requestLogging }),
+    // X-Forwarded-Proto/-Host/-For are believed only from the proxies API_TRUST_PROXY names.
+    // (a hop count is documented, and handled by proxy-addr, but missing from this overload's type)
+    trustProxy: config.trustProxy as boolean | string,
   }) as unknown as FastifyInstance
 
   const shutdown = new AbortController()
@@ -105,6 +118,23 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   app.decorate('services', services)
   app.decorate('metrics', metrics)
 
+  // Credentials: a bearer token or the web session's cookie, on every route that needs them; failed
+  // attempts anywhere (GraphQL, /session, /sign-in, exports) count against one per-address limit.
+  await app.register(cookie)
+  app.decorateRequest('apiToken', undefined)
+  const unauthenticated = createUnauthenticatedLimit({
+    max: config.rateLimit.unauthenticatedMax,
+    windowMs: config.rateLimit.windowMs,
+    redis: deps.rateLimitRedis && {
+      client: deps.rateLimitRedis,
+      prefix: `${redisKey(config.redisKeyPrefix, REDIS_NAMESPACES.apiRateLimit)}unauthenticated:`,
+    },
+  })
+  app.decorate(
+    'requestAuth',
+    requestAuth({ tokens: services.tokens, sessions: services.sessions, limit: unauthenticated }),
+  )
+
   // Outside the GraphQL scope: no route here gets an error the client should not see unmasked.
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
     const status = error.statusCode && error.statusCode >= 400 ? error.statusCode : 500
@@ -122,12 +152,15 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
 
   await app.register(healthRoutes, { database: deps.database, locks: deps.locks, metrics })
   if (config.graphiql) await app.register(graphiqlRoutes, { graphqlPath: '/graphql' })
+  await app.register(sessionRoutes, { sessions: services.sessions, limit: unauthenticated })
+  await app.register(webAppRoutes, { web: config.web, logger: deps.logger })
   await app.register(graphqlPlugin, {
     services,
     responses,
     config,
     metrics,
     rateLimitRedis: deps.rateLimitRedis,
+    auth: app.requestAuth,
   })
   return app
 }

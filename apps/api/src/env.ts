@@ -58,6 +58,26 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_REFRESH_LOCK_TTL: durationVar('API_REFRESH_LOCK_TTL', '30 min'),
   API_REFRESH_STATEMENT_TIMEOUT: durationVar('API_REFRESH_STATEMENT_TIMEOUT', '20 min'),
   API_TOKEN_CACHE_TTL: durationVar('API_TOKEN_CACHE_TTL', '10 s'),
+  API_TRUST_PROXY: z
+    .string()
+    .default('false')
+    .transform((value, ctx): boolean | number | string => {
+      const v = value.trim()
+      if (v === '' || /^(false|0|no)$/i.test(v)) return false
+      if (/^(true|yes)$/i.test(v)) return true
+      if (/^[1-9]\d?$/.test(v)) return Number(v)
+      if (/^[0-9a-f.:/]+(\s*,\s*[0-9a-f.:/]+)*$/i.test(v)) return v
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          "API_TRUST_PROXY must be false, true, a number of proxy hops, or the proxies' addresses/CIDRs separated by commas",
+      })
+      return z.NEVER
+    }),
+  WEB_ROOT: z.string().optional(),
+  WEB_TILE_URL: z.string().optional(),
+  WEB_TILE_ATTRIBUTION: z.string().optional(),
+  WEB_SESSION_TTL: durationVar('WEB_SESSION_TTL', '7 days'),
 })
 
 type ParsedEnv = z.infer<typeof apiEnvSchema>
@@ -100,6 +120,50 @@ export interface ApiConfig {
   status: { activeWithinMs: number; lostAfterMs: number }
   refresh: { maxWindowMs: number; lockWaitMs: number; lockTtlMs: number; statementTimeoutMs: number }
   auth: { tokenCacheTtlMs: number }
+  /**
+   * Which peers' X-Forwarded-* headers to believe (Fastify's trustProxy): then the client address
+   * (rate limits) and the protocol (a session cookie's Secure, the same-origin check) are the
+   * proxy's word. false: the connection's own.
+   */
+  trustProxy: boolean | number | string
+  /**
+   * The web app: `root` is the built page (index.html and assets/), served at / when set; `tiles` a
+   * basemap tile server the page may load from (opt-in: none by default, so no request leaves the
+   * origin); sessions (the cookie a token is exchanged for) last `sessionTtlMs`.
+   */
+  web: { root?: string; tiles?: WebTiles; sessionTtlMs: number }
+}
+
+export interface WebTiles {
+  /** A Leaflet tile URL template: http(s), with {z}, {x} and {y} (and optionally {s} subdomains). */
+  url: string
+  attribution: string
+  /** What the Content-Security-Policy lets images load from, e.g. https://*.tile.openstreetmap.org. */
+  origin: string
+}
+
+/**
+ * The tile server's origin as a CSP source, or a problem naming WEB_TILE_URL. `{s}` (Leaflet's
+ * subdomains) may only be a leading label of the host: it becomes the wildcard `*`.
+ */
+export function tileOrigin(url: string): { origin: string } | { problem: string } {
+  const problem = (what: string) => ({
+    problem: `WEB_TILE_URL must be an http(s) tile URL with {z}, {x} and {y}, such as https://tile.openstreetmap.org/{z}/{x}/{y}.png (${what})`,
+  })
+  for (const part of ['{z}', '{x}', '{y}']) if (!url.includes(part)) return problem(`${part} is missing`)
+  let parsed: URL
+  try {
+    parsed = new URL(url.replace(/^(https?:\/\/)\{s\}\./i, '$1s.'))
+  } catch {
+    return problem('it is not a URL')
+  }
+  if (parsed.protocol !== 'https:' && parsed.protocol !== 'http:') return problem(`not ${parsed.protocol}`)
+  if (parsed.username || parsed.password) return problem('no credentials in it')
+  if (/[{}]/.test(parsed.host) || /[{}]/.test(decodeURIComponent(parsed.host))) {
+    return problem('{s} may only be the first label of the host')
+  }
+  const wildcard = /^https?:\/\/\{s\}\./i.test(url)
+  return { origin: `${parsed.protocol}//${wildcard ? `*${parsed.host.slice(1)}` : parsed.host}` }
 }
 
 /** Reads the environment (main.ts passes process.env); fails naming each bad variable. */
@@ -120,13 +184,28 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
   if (parsed.success && parsed.data.API_STATUS_ACTIVE_WITHIN >= parsed.data.API_STATUS_LOST_AFTER) {
     problems.push('API_STATUS_ACTIVE_WITHIN must be shorter than API_STATUS_LOST_AFTER')
   }
+  let tiles: WebTiles | undefined
+  if (parsed.success && parsed.data.WEB_TILE_URL) {
+    const url = parsed.data.WEB_TILE_URL.trim()
+    const attribution = parsed.data.WEB_TILE_ATTRIBUTION?.trim()
+    const origin = tileOrigin(url)
+    if ('problem' in origin) problems.push(origin.problem)
+    if (!attribution) {
+      problems.push(
+        'WEB_TILE_ATTRIBUTION must be set with WEB_TILE_URL: the credit the tile server asks for, shown on the map (e.g. "© OpenStreetMap contributors")',
+      )
+    }
+    if ('origin' in origin && attribution) tiles = { url, attribution, origin: origin.origin }
+  } else if (parsed.success && parsed.data.WEB_TILE_ATTRIBUTION?.trim()) {
+    problems.push('WEB_TILE_ATTRIBUTION is set without WEB_TILE_URL: set both, or neither')
+  }
   if (problems.length > 0 || !parsed.success || !retention) {
     throw new ApiConfigError(`Invalid API configuration:\n  - ${problems.join('\n  - ')}`)
   }
-  return toConfig(parsed.data, retention)
+  return toConfig(parsed.data, retention, tiles)
 }
 
-function toConfig(e: ParsedEnv, retention: RetentionConfig): ApiConfig {
+function toConfig(e: ParsedEnv, retention: RetentionConfig, tiles: WebTiles | undefined): ApiConfig {
   return {
     host: e.API_HOST,
     port: e.API_PORT,
@@ -174,6 +253,13 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig): ApiConfig {
       statementTimeoutMs: e.API_REFRESH_STATEMENT_TIMEOUT,
     },
     auth: { tokenCacheTtlMs: e.API_TOKEN_CACHE_TTL },
+    trustProxy: e.API_TRUST_PROXY,
+    web: {
+      // Empty (an env file's unset value): the web app is not served.
+      ...(e.WEB_ROOT?.trim() ? { root: e.WEB_ROOT.trim() } : {}),
+      ...(tiles ? { tiles } : {}),
+      sessionTtlMs: e.WEB_SESSION_TTL,
+    },
   }
 }
 
@@ -225,6 +311,12 @@ export function describeConfig(config: ApiConfig): Record<string, unknown> {
       statementTimeout: d(config.refresh.statementTimeoutMs),
     },
     tokenCacheTtl: d(config.auth.tokenCacheTtlMs),
+    trustProxy: config.trustProxy,
+    web: {
+      root: config.web.root ?? 'not served',
+      tiles: config.web.tiles?.url ?? 'none (offline basemap)',
+      sessionTtl: d(config.web.sessionTtlMs),
+    },
     rawRetention: d(config.retention.rawRetentionMs),
   }
 }

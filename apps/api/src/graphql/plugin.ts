@@ -1,14 +1,12 @@
 import rateLimit from '@fastify/rate-limit'
 import { REDIS_NAMESPACES, redisKey } from '@tracker/locks'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { Location } from 'graphql'
 import type { Redis } from 'ioredis'
 import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius'
 import type { ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import type { ApiConfig } from '../env.ts'
 import { ApiError, RateLimitedError } from '../errors.ts'
-import { MemoryAddressCounters, RedisAddressCounters, UnauthenticatedLimit } from '../http/address-limit.ts'
-import { bearerAuth } from '../http/auth.ts'
 import type { ApiMetrics } from '../http/metrics.ts'
 import type { Services } from '../services/services.ts'
 import type { GraphQLContext } from './context.ts'
@@ -40,27 +38,18 @@ export interface GraphQLPluginOptions {
   metrics: ApiMetrics
   /** Shared rate-limit counters across replicas; per process when left out. */
   rateLimitRedis?: Redis | undefined
+  /** The onRequest hook that authenticates (http/auth.ts requestAuth: bearer token or session cookie). */
+  auth: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
 }
 
 /**
- * /graphql in its own encapsulated scope: the bearer-token hook, the per-address limit of requests
- * without a valid token and the per-token rate limit apply here and nowhere else.
+ * /graphql in its own encapsulated scope: authentication (bearer token or session cookie, with the
+ * per-address limit of requests without valid credentials) and the per-token rate limit apply here.
  */
 export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPluginOptions): Promise<void> {
   const { services, config, metrics } = options
-  scope.decorateRequest('apiToken', undefined)
   scope.decorateRequest('graphqlOperation', undefined)
-  const unauthenticated = new UnauthenticatedLimit({
-    store: options.rateLimitRedis
-      ? new RedisAddressCounters(
-          options.rateLimitRedis,
-          `${redisKey(config.redisKeyPrefix, REDIS_NAMESPACES.apiRateLimit)}unauthenticated:`,
-        )
-      : new MemoryAddressCounters(),
-    max: config.rateLimit.unauthenticatedMax,
-    windowMs: config.rateLimit.windowMs,
-  })
-  scope.addHook('onRequest', bearerAuth(services.tokens, unauthenticated))
+  scope.addHook('onRequest', options.auth)
   // GraphQL over HTTP is JSON (or application/graphql); Fastify's text/plain parser would hand the
   // body on as a string, refused as "not an object" (400) where the media type is what is wrong (415).
   scope.removeContentTypeParser('text/plain')

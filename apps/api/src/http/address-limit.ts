@@ -124,3 +124,22 @@ export class UnauthenticatedLimit {
     await this.#store.add(addressKey(ip), this.#windowMs)
   }
 }
+
+/**
+ * The API's limit of requests without valid credentials per address: one instance for every route
+ * that authenticates (/graphql, /session, /export), so each attempt counts wherever it is made.
+ */
+export function createUnauthenticatedLimit(options: {
+  max: number
+  windowMs: number
+  /** Counters shared by every replica under this key prefix; per process when left out. */
+  redis?: { client: Redis; prefix: string } | undefined
+}): UnauthenticatedLimit {
+  return new UnauthenticatedLimit({
+    store: options.redis
+      ? new RedisAddressCounters(options.redis.client, options.redis.prefix)
+      : new MemoryAddressCounters(),
+    max: options.max,
+    windowMs: options.windowMs,
+  })
+}

@@ -1,7 +1,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { RateLimitedError, UnauthenticatedError } from '../errors.ts'
+import { ApiError, RateLimitedError, UnauthenticatedError } from '../errors.ts'
 import type { AuthenticatedToken } from '../graphql/context.ts'
 import { hashToken, type TokenAuthenticator } from '../services/api-tokens.ts'
+import { SESSION_COOKIE, type SessionService } from '../services/session.service.ts'
 import type { UnauthenticatedLimit } from './address-limit.ts'
 
 declare module 'fastify' {
@@ -16,16 +17,69 @@ const BEARER = /^Bearer[ \t]+([A-Za-z0-9._~+/=-]{1,200})[ \t]*$/i
 const KNOWN_VALID_MS = 60 * 60 * 1000
 const MAX_KNOWN_VALID = 10_000
 
+/** A session that has run out: the web app asks to sign in again (and says why). */
+export class SessionExpiredError extends ApiError {
+  constructor() {
+    super('SESSION_EXPIRED', 'The session has expired: sign in again', { statusCode: 401 })
+  }
+}
+
+/** A cookie sent along with a request another site made: refused (CSRF). */
+export class CrossOriginError extends ApiError {
+  constructor(why: string) {
+    super('CROSS_ORIGIN', `Refused a session cookie sent by another site (${why})`, { statusCode: 403 })
+  }
+}
+
+/** This request's own origin, as a browser writes it in `Origin` (default ports left out). */
+function ownOrigin(request: FastifyRequest): string | undefined {
+  try {
+    return new URL(`${request.protocol}://${request.host}`).origin
+  } catch {
+    return undefined
+  }
+}
+
 /**
- * onRequest hook of the GraphQL routes: a valid, unrevoked bearer token or 401.
- *
- * Requests without a valid token count against their client address (`limit`), and once an address
- * has used up its allowance its requests are refused with 429 before any token is looked up: a
- * flood of guessed tokens costs a counter each, not a database query each. A token this process saw
- * valid within the last hour is no guess: it skips that check (and is still looked up as ever, so
- * a revocation holds), so clients behind the same address as a flood keep working.
+ * Cookies go with every request to this origin, whoever made it: a request authenticated by the
+ * cookie must come from this origin. Browsers say where a request comes from in `Origin` (every
+ * POST, and cross-origin GETs) and `Sec-Fetch-Site`; SameSite=Strict already keeps the cookie from
+ * most cross-site requests, this refuses the rest (and old browsers' ones).
  */
-export function bearerAuth(authenticator: TokenAuthenticator, limit: UnauthenticatedLimit) {
+export function refuseCrossOrigin(request: FastifyRequest): void {
+  if (request.headers['sec-fetch-site'] === 'cross-site')
+    throw new CrossOriginError('Sec-Fetch-Site: cross-site')
+  const origin = request.headers.origin
+  if (origin === undefined) return
+  let claimed: string
+  try {
+    claimed = new URL(origin).origin
+  } catch {
+    throw new CrossOriginError(`Origin ${origin.slice(0, 100)}`)
+  }
+  if (claimed !== ownOrigin(request)) throw new CrossOriginError(`Origin ${claimed} is not this origin`)
+}
+
+export interface RequestAuthDeps {
+  tokens: TokenAuthenticator
+  sessions: SessionService
+  limit: UnauthenticatedLimit
+}
+
+/**
+ * onRequest hook of every authenticated route (/graphql, /export/*): a valid, unrevoked bearer
+ * token (`Authorization: Bearer`) or a live web session (the `tracker_session` cookie), else 401.
+ * Either way `request.apiToken` is the token, so its scope and trackers apply to a session too. The
+ * header wins when both are sent. A cookie-authenticated request from another origin is 403
+ * CROSS_ORIGIN; an expired session is 401 SESSION_EXPIRED.
+ *
+ * Requests without valid credentials count against their client address (`limit`), and once an
+ * address has used up its allowance its requests are refused with 429 before anything is looked
+ * up: a flood of guessed tokens or cookies costs a counter each, not a database query each. A token
+ * this process saw valid within the last hour is no guess: it skips that check (and is still looked
+ * up as ever, so a revocation holds), so clients behind the same address as a flood keep working.
+ */
+export function requestAuth({ tokens, sessions, limit }: RequestAuthDeps) {
   // Token hash -> when it was last found valid; the oldest forgotten first.
   const knownValid = new Map<string, number>()
   const isKnownValid = (hash: string) => (knownValid.get(hash) ?? 0) > Date.now() - KNOWN_VALID_MS
@@ -37,28 +91,54 @@ export function bearerAuth(authenticator: TokenAuthenticator, limit: Unauthentic
 
   return async (request: FastifyRequest, reply: FastifyReply) => {
     const header = request.headers.authorization
+    const cookie = header ? undefined : request.cookies?.[SESSION_COOKIE]
+    if (cookie !== undefined) refuseCrossOrigin(request)
     const match = header ? BEARER.exec(header) : null
-    const hash = match ? hashToken(match[1]!) : undefined
+    // Known-valid keys: a token's hash, or a session secret's (prefixed: they never share a hash).
+    const known = match ? hashToken(match[1]!) : cookie ? `session:${hashToken(cookie)}` : undefined
 
-    if (!hash || !isKnownValid(hash)) {
+    if (!known || !isKnownValid(known)) {
       const retryAfter = await limit.retryAfterSeconds(request.ip)
       if (retryAfter > 0) {
         reply.header('retry-after', String(retryAfter))
         throw new RateLimitedError(retryAfter, 'without a valid API token from this address')
       }
     }
-    const refuse = async (message: string) => {
-      reply.header('www-authenticate', 'Bearer realm="tracker"')
+    const refuse = async (error: ApiError) => {
+      if (cookie === undefined) reply.header('www-authenticate', 'Bearer realm="tracker"')
       await limit.count(request.ip)
-      return new UnauthenticatedError(message)
+      return error
+    }
+    if (cookie !== undefined) {
+      const session = await sessions.check(cookie)
+      if (!session.ok) {
+        throw await refuse(
+          session.reason === 'expired'
+            ? new SessionExpiredError()
+            : new UnauthenticatedError(
+                session.reason === 'token-revoked'
+                  ? 'The API token of this session was revoked: sign in again'
+                  : 'No such session (signed out?): sign in again',
+              ),
+        )
+      }
+      rememberValid(known!)
+      request.apiToken = session.token
+      return
     }
     if (!header) {
-      throw await refuse('Missing API token: send the header "Authorization: Bearer <token>"')
+      throw await refuse(
+        new UnauthenticatedError('Missing API token: send the header "Authorization: Bearer <token>"'),
+      )
     }
-    if (!match || !hash) throw await refuse('Malformed Authorization header: expected "Bearer <token>"')
-    const token = await authenticator.authenticate(match[1]!)
-    if (!token) throw await refuse('Invalid or revoked API token')
-    rememberValid(hash)
+    if (!match || !known) {
+      throw await refuse(
+        new UnauthenticatedError('Malformed Authorization header: expected "Bearer <token>"'),
+      )
+    }
+    const token = await tokens.authenticate(match[1]!)
+    if (!token) throw await refuse(new UnauthenticatedError('Invalid or revoked API token'))
+    rememberValid(known)
     request.apiToken = token
   }
 }

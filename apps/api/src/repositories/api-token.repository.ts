@@ -7,7 +7,7 @@ export type ApiTokenListRow = Omit<ApiToken, 'token_hash' | 'all_trackers'> & {
 }
 
 /** A token's trackers, or null when it sees every tracker: one column of the token's own row. */
-const trackerIds = sql<string[] | null>`CASE WHEN api_tokens.all_trackers THEN NULL ELSE
+export const tokenTrackerIds = sql<string[] | null>`CASE WHEN api_tokens.all_trackers THEN NULL ELSE
   ARRAY(SELECT t.tracker_id::text FROM api_token_trackers t WHERE t.token_id = api_tokens.id ORDER BY t.tracker_id)
   END`.as('tracker_ids')
 
@@ -43,7 +43,7 @@ export async function insertApiToken(
 export async function listApiTokens(db: Kysely<Database>): Promise<ApiTokenListRow[]> {
   return db
     .selectFrom('api_tokens')
-    .select([...LISTED, trackerIds])
+    .select([...LISTED, tokenTrackerIds])
     .orderBy('created_at')
     .orderBy('id')
     .execute()
@@ -55,7 +55,7 @@ export async function revokeApiToken(db: Kysely<Database>, id: string): Promise<
     .updateTable('api_tokens')
     .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
     .where('id', '=', id)
-    .returning([...LISTED, trackerIds])
+    .returning([...LISTED, tokenTrackerIds])
     .executeTakeFirst()
 }
 
@@ -83,6 +83,19 @@ export async function findAndTouchApiToken(
     .set((eb) => ({ last_used_at: eb.fn<Date>('now') }))
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
-    .returning(['id', 'name', 'scope', trackerIds])
+    .returning(['id', 'name', 'scope', tokenTrackerIds])
+    .executeTakeFirst()
+}
+
+/** An unrevoked token by id, with its trackers; undefined when none (or revoked). */
+export async function findLiveApiToken(
+  db: Kysely<Database>,
+  id: string,
+): Promise<(Pick<ApiToken, 'id' | 'name' | 'scope'> & { tracker_ids: string[] | null }) | undefined> {
+  return db
+    .selectFrom('api_tokens')
+    .select(['id', 'name', 'scope', tokenTrackerIds])
+    .where('id', '=', id)
+    .where('revoked_at', 'is', null)
     .executeTakeFirst()
 }

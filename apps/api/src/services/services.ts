@@ -13,6 +13,7 @@ import { createImportRunService } from './import-run.service.ts'
 import { createPollingService } from './polling.service.ts'
 import { createRefreshService } from './refresh.service.ts'
 import { createReportService } from './report.service.ts'
+import { createSessionService } from './session.service.ts'
 import { createTrackerService } from './tracker.service.ts'
 import { createTrackerDeletionService } from './tracker-deletion.service.ts'
 
@@ -75,6 +76,7 @@ export function createServices(deps: ServiceDeps) {
     }),
     tokens,
     apiTokens: createApiTokenService(db, tokens),
+    sessions: createSessionService(db, { ttlMs: config.web.sessionTtlMs, tokens }),
     deletions: createTrackerDeletionService(db, {
       pagination: config.pagination,
       ...(deps.onHistoryRefreshed ? { onDeleted: deps.onHistoryRefreshed } : {}),
