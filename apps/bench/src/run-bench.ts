@@ -10,6 +10,7 @@ import { fetchingFigure } from './figures/fetching.figure.ts'
 import { freshnessFigure } from './figures/freshness.figure.ts'
 import { importFigure } from './figures/import.figure.ts'
 import { scalingFigure } from './figures/scaling.figure.ts'
+import { webFigure } from './figures/web.figure.ts'
 import { formatNumber } from './format.ts'
 import { commitFacts, engineFacts, loadAverage, machineFacts, versions } from './machine.ts'
 import { type BenchReport, FIGURE_NAMES, type FigureName, type FigureResult, type Scale } from './results.ts'
@@ -44,6 +45,7 @@ const FIGURES: Record<FigureName, FigureRunner> = {
   freshness: (ctx, s) => freshnessFigure(ctx, s.freshness),
   scaling: (ctx, s) => scalingFigure(ctx, s.scaling),
   fetching: (ctx, s) => fetchingFigure(ctx, s.fetching),
+  web: (ctx, s) => webFigure(ctx, s.web),
 }
 
 const TITLES: Record<FigureName, string> = {
@@ -53,6 +55,7 @@ const TITLES: Record<FigureName, string> = {
   freshness: 'Freshness',
   scaling: 'Scaling',
   fetching: 'Fetching',
+  web: 'Web app',
 }
 
 /**

@@ -32,6 +32,8 @@ export interface ScaleSettings {
     latestPerKey: number
     budgetPerHour: number
   }
+  /** Trackers with a year of daily and a day of hourly history, drawn in headless Chromium. */
+  web: { trackers: number; rounds: number }
 }
 
 export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
@@ -49,6 +51,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       budgetS: null,
     },
     fetching: { trackers: 20, days: 2, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
+    web: { trackers: 10, rounds: 3 },
   },
   medium: {
     import: { trackers: 340, reportsPerDay: 96, insertBatchSize: 2000, rounds: 1 },
@@ -63,6 +66,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       budgetS: 8 * 60,
     },
     fetching: { trackers: 100, days: 7, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
+    web: { trackers: 50, rounds: 5 },
   },
   // The figures: a 1M-report import and 10 000 trackers with a year of history. Takes long.
   large: {
@@ -79,5 +83,6 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     },
     // The figure: 100 moving trackers over a simulated week, the latest 16 reports per key.
     fetching: { trackers: 100, days: 7, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
+    web: { trackers: 50, rounds: 5 },
   },
 }

@@ -21,6 +21,7 @@ const TINY: ScaleSettings = {
   freshness: { trackers: 2, samples: 3 },
   scaling: { sizes: [10], samples: { 10: 1 }, changes: { 10: 1 }, fullRefreshes: { 10: 1 }, budgetS: null },
   fetching: { trackers: 3, days: 1, reportsPerDay: 48, latestPerKey: 8, budgetPerHour: 4 },
+  web: { trackers: 2, rounds: 1 },
 }
 
 describe('the benchmark harness at a tiny size', () => {

@@ -61,6 +61,7 @@ suite(title, () => {
             pageInfo: { endCursor: string | null }
           }
         } = await gql(
+          web,
           `query ($trackerId: ID!, $startTime: DateTime!, $endTime: DateTime!, $bucketSize: String!, $after: String) {
             locationHistoryPage(trackerId: $trackerId, startTime: $startTime, endTime: $endTime, bucketSize: $bucketSize, after: $after) {
               points { id timestamp resolution nearestCity reportCount accuracy } truncated pageInfo { endCursor } } }`,
@@ -77,14 +78,12 @@ suite(title, () => {
     await page.locator('#map[data-state="drawn"]').waitFor()
     const drawn = Number(await page.locator('#map').getAttribute('data-points'))
     await page.locator('.point-list summary').click()
-    const rows = await page
-      .locator('.point-list tbody tr')
-      .evaluateAll((trs) =>
-        trs.map((tr) => ({
-          id: (tr as HTMLElement).dataset.pointId!,
-          timestamp: (tr as HTMLElement).dataset.timestamp!,
-        })),
-      )
+    const rows = await page.locator('.point-list tbody tr').evaluateAll((trs) =>
+      trs.map((tr) => ({
+        id: (tr as HTMLElement).dataset.pointId!,
+        timestamp: (tr as HTMLElement).dataset.timestamp!,
+      })),
+    )
     return { drawn, rows }
   }
 
