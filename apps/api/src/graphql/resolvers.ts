@@ -90,6 +90,10 @@ export const resolvers: Resolvers = {
       requireAllTrackers(ctx.token, 'createTracker')
       return ctx.services.trackers.create(input)
     },
+    importKeyFile: (_parent, args, ctx) => {
+      requireAllTrackers(ctx.token, 'importKeyFile')
+      return ctx.services.trackers.importKeyFile(args)
+    },
     renameTracker: (_parent, args, ctx) => {
       requireTracker(ctx.token, args.id, 'renameTracker')
       return ctx.services.trackers.rename(args.id, args.name)

@@ -137,6 +137,17 @@ export type Mutation = {
   refreshLocationHistoryAggregates: Scalars['Boolean']['output'];
   /** Creates a tracker with its keys. The private keys are sealed at rest and never returned. */
   createTracker: Tracker;
+  /**
+   * Creates the trackers a key file holds, as the importer's `trackers import` reads it: macless-haystack /
+   * OpenHaystack accessories JSON (one tracker per accessory, its additionalKeys its rotating keys),
+   * FindMy.py keypair JSON, `.keys` text (one tracker), or bare base64 private keys (one tracker each).
+   * `content` is the file's text; `fileName` names the trackers an entry does not name and the errors.
+   * `name` renames the tracker of a file that holds exactly one. All or nothing: a bad entry is
+   * BAD_USER_INPUT naming it (e.g. `entry 2 ("Bike"), privateKey: ...`), and nothing is created. Keys are
+   * sealed at rest and never returned, as with createTracker (same limits). The request body limit
+   * (API_BODY_LIMIT_BYTES) bounds the file.
+   */
+  importKeyFile: Array<Tracker>;
   renameTracker: Tracker;
   /** Stops imports for the tracker; its history stays. Idempotent. */
   deactivateTracker: Tracker;
@@ -182,6 +193,13 @@ export type MutationRefreshLocationHistoryAggregatesArgs = {
 
 export type MutationCreateTrackerArgs = {
   input: CreateTrackerInput;
+};
+
+
+export type MutationImportKeyFileArgs = {
+  fileName: Scalars['String']['input'];
+  content: Scalars['String']['input'];
+  name?: InputMaybe<Scalars['String']['input']>;
 };
 
 
@@ -825,6 +843,7 @@ export type QueryResolvers<ContextType = GraphQLContext, ParentType extends Reso
 export type MutationResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Mutation'] = ResolversParentTypes['Mutation']> = {
   refreshLocationHistoryAggregates?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType, RequireFields<MutationRefreshLocationHistoryAggregatesArgs, 'trackerId' | 'startTime' | 'endTime'>>;
   createTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationCreateTrackerArgs, 'input'>>;
+  importKeyFile?: Resolver<Array<ResolversTypes['Tracker']>, ParentType, ContextType, RequireFields<MutationImportKeyFileArgs, 'fileName' | 'content'>>;
   renameTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationRenameTrackerArgs, 'id' | 'name'>>;
   deactivateTracker?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationDeactivateTrackerArgs, 'id'>>;
   setTrackerPolling?: Resolver<ResolversTypes['Tracker'], ParentType, ContextType, RequireFields<MutationSetTrackerPollingArgs, 'id'>>;

@@ -15,7 +15,7 @@ import {
   removeTrackerKey,
   renameTracker,
 } from '@tracker/db'
-import type { FindMyKeyPair } from '@tracker/findmy'
+import { detectAndParseKeyFile, type FindMyKeyPair, KeyFileError, type ParsedTracker } from '@tracker/findmy'
 import type { Kysely } from 'kysely'
 import { BadUserInputError, NotFoundApiError, ServiceUnavailableError } from '../errors.ts'
 import type { Page, TrackerModel } from '../graphql/models.ts'
@@ -37,10 +37,10 @@ export interface TrackerServiceOptions {
   logger?: Logger
 }
 
-function trackerName(name: string): string {
+function trackerName(name: string, what = 'name'): string {
   const trimmed = name.trim()
   if (trimmed.length < 1 || trimmed.length > 200) {
-    throw new BadUserInputError(`name must be 1 to 200 characters (got ${trimmed.length})`, {
+    throw new BadUserInputError(`${what} must be 1 to 200 characters (got ${trimmed.length})`, {
       argument: 'name',
     })
   }
@@ -79,6 +79,15 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
       throw new ServiceUnavailableError(
         "The server's KEY_ENCRYPTION_KEY is not the key this database's tracker keys are sealed with, " +
           'so it cannot store keys; nothing was stored. Its operator must correct KEY_ENCRYPTION_KEY.',
+      )
+    }
+  }
+
+  const keyLimit = (count: number, what: string) => {
+    if (count > options.maxKeysPerMutation) {
+      throw new BadUserInputError(
+        `${what} may be created with at most ${options.maxKeysPerMutation} keys (got ${count})`,
+        { argument: 'privateKeys', max: options.maxKeysPerMutation },
       )
     }
   }
@@ -138,17 +147,57 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
 
     async create(input: { name: string; privateKeys: FindMyKeyPair[] }): Promise<TrackerModel> {
       const name = trackerName(input.name)
-      if (input.privateKeys.length > options.maxKeysPerMutation) {
-        throw new BadUserInputError(
-          `a tracker may be created with at most ${options.maxKeysPerMutation} keys (got ${input.privateKeys.length})`,
-          { argument: 'privateKeys', max: options.maxKeysPerMutation },
-        )
-      }
+      keyLimit(input.privateKeys.length, 'a tracker')
       await sealingWithTheDatabasesKey()
       const tracker = await refusingDuplicates(() =>
         createTrackerWithKeys(db, options.cipher, { name, keys: input.privateKeys.map(plainKey) }),
       )
       return toTrackerModel(tracker)
+    },
+
+    /**
+     * The trackers of a key file, parsed here with the importer's reader, created in one
+     * transaction: a bad entry (or a key already stored) creates nothing.
+     */
+    async importKeyFile(input: {
+      fileName: string
+      content: string
+      name?: string | null | undefined
+    }): Promise<TrackerModel[]> {
+      let parsed: ParsedTracker[]
+      try {
+        parsed = detectAndParseKeyFile(input.content, input.fileName).trackers
+      } catch (error) {
+        if (!(error instanceof KeyFileError)) throw error
+        throw new BadUserInputError(error.message, { argument: 'content', entry: error.entry })
+      }
+      if (input.name !== null && input.name !== undefined) {
+        if (parsed.length !== 1) {
+          throw new BadUserInputError(
+            `name renames the tracker of a file that holds one; ${input.fileName} holds ${parsed.length}`,
+            { argument: 'name' },
+          )
+        }
+        parsed = [{ ...parsed[0]!, name: trackerName(input.name) }]
+      }
+      const trackers = parsed.map((tracker, index) => {
+        const what = `tracker ${index + 1} ("${tracker.name.slice(0, 50)}")`
+        keyLimit(tracker.keys.length, what)
+        return { name: trackerName(tracker.name, `the name of ${what}`), keys: tracker.keys.map(plainKey) }
+      })
+      await sealingWithTheDatabasesKey()
+      const created = await refusingDuplicates(() =>
+        db.transaction().execute(async (tx) => {
+          const rows = []
+          for (const tracker of trackers) rows.push(await createTrackerWithKeys(tx, options.cipher, tracker))
+          return rows
+        }),
+      )
+      options.logger?.info(
+        { trackers: created.map((t) => t.id), fileName: input.fileName.slice(0, 200) },
+        'trackers imported from a key file',
+      )
+      return created.map(toTrackerModel)
     },
 
     async rename(id: string, name: string): Promise<TrackerModel> {
