@@ -18,6 +18,7 @@ import { graphqlPlugin } from './graphql/plugin.ts'
 import type { CachedResponse } from './graphql/response-cache.ts'
 import { createUnauthenticatedLimit } from './http/address-limit.ts'
 import { requestAuth } from './http/auth.ts'
+import { exportRoutes } from './http/export.ts'
 import { graphiqlRoutes } from './http/graphiql.ts'
 import { healthRoutes } from './http/health.ts'
 import { type ApiMetrics, createApiMetrics } from './http/metrics.ts'
@@ -161,6 +162,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     metrics,
     rateLimitRedis: deps.rateLimitRedis,
     auth: app.requestAuth,
+  })
+  await app.register(exportRoutes, {
+    exports: services.exports,
+    config,
+    auth: app.requestAuth,
+    rateLimitRedis: deps.rateLimitRedis,
+    // Each export holds a pooled connection while it streams: half the pool at most.
+    maxConcurrent: Math.max(1, Math.floor(Number(config.databaseEnv.API_DB_POOL_SIZE ?? 10) / 2)),
   })
   return app
 }

@@ -36,3 +36,15 @@ export async function selectReportPage(db: Kysely<Database>, q: ReportPageQuery)
   }
   return query.execute()
 }
+
+/** A tracker's raw reports in [from, to], oldest first: what an export declares its cursor for. */
+export function reportExportQuery(db: Kysely<Database>, q: { trackerId: string; from: Date; to: Date }) {
+  return db
+    .selectFrom('location_reports')
+    .selectAll()
+    .where('tracker_id', '=', q.trackerId)
+    .where('timestamp', '>=', q.from)
+    .where('timestamp', '<=', q.to)
+    .orderBy('timestamp')
+    .orderBy('hashed_adv_key')
+}

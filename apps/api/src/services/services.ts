@@ -8,6 +8,7 @@ import { createApiTokenService } from './api-token.service.ts'
 import { TokenAuthenticator } from './api-tokens.ts'
 import { createCoverageService } from './coverage.service.ts'
 import { createEndpointHealthService } from './endpoint-health.service.ts'
+import { createExportService } from './export.service.ts'
 import { createHistoryService, type HistoryPage } from './history.service.ts'
 import { createImportRunService } from './import-run.service.ts'
 import { createPollingService } from './polling.service.ts'
@@ -62,6 +63,11 @@ export function createServices(deps: ServiceDeps) {
       pagination: config.pagination,
     }),
     importRuns: createImportRunService(db, { pagination: config.pagination }),
+    exports: createExportService(deps.database, {
+      maxRangeHourlyMs: config.history.maxRangeHourlyMs,
+      maxRangeDailyMs: config.history.maxRangeDailyMs,
+      rawRetentionMs: deps.history.retention.rawRetentionMs,
+    }),
     endpointHealth: createEndpointHealthService(db),
     coverage: createCoverageService(db),
     polling: createPollingService(db),

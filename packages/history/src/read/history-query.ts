@@ -114,6 +114,15 @@ function dailyPoints(id: ReturnType<typeof sql>, lo: ReturnType<typeof sql>, hi:
  * (a range starting mid-day includes that day's point).
  */
 export async function selectHistory(db: Kysely<Database>, q: HistoryQuery): Promise<HistoryRow[]> {
+  const { rows } = await historyQuery(q).execute(db)
+  return rows
+}
+
+/**
+ * The statement `selectHistory` runs, not run: what an export declares a cursor for (without a
+ * limit it is every point of the range), so both read the one definition of a tracker's history.
+ */
+export function historyQuery(q: Omit<HistoryQuery, 'limit'> & { limit?: number }) {
   const id = sql`${q.trackerId}::uuid`
   const dayFloor = sql`time_bucket(INTERVAL '1 day', ${ts(q.from)})`
   const hourFloor = sql`time_bucket(INTERVAL '1 hour', ${ts(q.from)})`
@@ -128,10 +137,10 @@ export async function selectHistory(db: Kysely<Database>, q: HistoryQuery): Prom
   const after = q.after
     ? sql`WHERE ("timestamp", rank) > (${ts(q.after.timestamp)}, ${q.after.rank}::int)`
     : sql``
-  const { rows } = await sql<HistoryRow>`
+  const limit = q.limit === undefined ? sql`` : sql`LIMIT ${q.limit}`
+  return sql<HistoryRow>`
     SELECT * FROM (${parts}) AS points
     ${after}
     ORDER BY "timestamp", rank
-    LIMIT ${q.limit}`.execute(db)
-  return rows
+    ${limit}`
 }
