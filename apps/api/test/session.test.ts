@@ -1,5 +1,6 @@
 import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { parseTokensCommand, runTokensCommand, UsageError } from '../src/cli/tokens-command.ts'
 import { createApiToken, revokeApiToken } from '../src/index.ts'
 import { createSignInLink } from '../src/services/session.service.ts'
 import { createTestApi, type TestApi } from './helpers.ts'
@@ -15,7 +16,6 @@ afterAll(() => api?.close())
 let addresses = 0
 /** Each test its own client address: the per-address limit of one never touches another. */
 const newAddress = () => `198.18.0.${++addresses}`
-
 
 function signIn(
   app: TestApi['app'],
@@ -378,5 +378,24 @@ describe('one-time sign-in links', () => {
     await expect(createSignInLink(api.database.db, { apiTokenId: token.id })).rejects.toThrow(
       /does not exist/,
     )
+  })
+
+  it('tokens sign-in-link ID prints the path of a fresh one-time link', async () => {
+    const token = await createApiToken(api.database.db, { name: 'cli link', scope: 'read' })
+    const lines: string[] = []
+    const run = (id: string) =>
+      runTokensCommand(api.database.db, parseTokensCommand(['sign-in-link', id]), (l) => lines.push(l))
+    expect(await run(token.id)).toBe(0)
+    expect(lines[0]).toMatch(/^One-time sign-in link, valid until \d{4}-/)
+    const path = lines[1]!
+    expect(path).toMatch(/^\/sign-in\/[A-Za-z0-9_-]{43}$/)
+    const opened = await api.app.inject({ method: 'GET', url: path })
+    expect(opened.headers.location).toBe('/')
+
+    await revokeApiToken(api.database.db, token.id)
+    expect(await run(token.id)).toBe(1)
+    expect(lines.at(-1)).toMatch(/no unrevoked token has id/)
+    expect(() => parseTokensCommand(['sign-in-link'])).toThrow(UsageError)
+    expect(() => parseTokensCommand(['sign-in-link', 'nope'])).toThrow(/not a token ID/)
   })
 })

@@ -1,8 +1,9 @@
 import { parseArgs } from 'node:util'
 import type { ApiTokenScope, Database } from '@tracker/db'
 import type { Kysely } from 'kysely'
-import { BadUserInputError } from '../errors.ts'
+import { ApiError, BadUserInputError } from '../errors.ts'
 import { createApiToken, listApiTokens, revokeApiToken } from '../services/api-tokens.ts'
+import { createSignInLink } from '../services/session.service.ts'
 
 export const TOKENS_USAGE = `API tokens (stored as SHA-256 hashes; a token is shown once, when created):
   tokens create --name NAME --scope read|write|admin [--tracker ID ...]
@@ -11,7 +12,10 @@ export const TOKENS_USAGE = `API tokens (stored as SHA-256 hashes; a token is sh
                                                   (repeat it for several; not with admin)
   tokens list                                     list tokens (never the tokens themselves)
   tokens revoke ID                                revoke a token: requests with it fail from then on
-                                                  (within API_TOKEN_CACHE_TTL on running replicas)`
+                                                  (within API_TOKEN_CACHE_TTL on running replicas)
+  tokens sign-in-link ID                          print the path of a one-time link (/sign-in/CODE,
+                                                  valid 24 hours) that signs a browser in to the web
+                                                  app with that token; append it to the API's address`
 
 /** A usage error: main.ts prints it with the usage and exits 2. */
 export class UsageError extends Error {
@@ -27,7 +31,8 @@ export function parseTokensCommand(
 ):
   | { command: 'create'; name: string; scope: ApiTokenScope; trackerIds: string[] | null }
   | { command: 'list' }
-  | { command: 'revoke'; id: string } {
+  | { command: 'revoke'; id: string }
+  | { command: 'sign-in-link'; id: string } {
   const [command, ...rest] = args
   let parsed: ReturnType<
     typeof parseArgs<{
@@ -74,6 +79,13 @@ export function parseTokensCommand(
     case 'revoke': {
       const id = positionals[0]
       if (!id || positionals.length > 1) throw new UsageError('tokens revoke needs exactly one token ID')
+      if (!UUID.test(id)) throw new UsageError(`${id} is not a token ID (see tokens list)`)
+      return { command, id }
+    }
+    case 'sign-in-link': {
+      const id = positionals[0]
+      if (!id || positionals.length > 1 || values.name || values.scope || values.tracker)
+        throw new UsageError('tokens sign-in-link needs exactly one token ID')
       if (!UUID.test(id)) throw new UsageError(`${id} is not a token ID (see tokens list)`)
       return { command, id }
     }
@@ -133,6 +145,19 @@ export async function runTokensCommand(
         return 1
       }
       out(`Revoked token "${revoked.name}" (id ${revoked.id}) at ${iso(revoked.revoked_at)}.`)
+      return 0
+    }
+    case 'sign-in-link': {
+      let link: Awaited<ReturnType<typeof createSignInLink>>
+      try {
+        link = await createSignInLink(db, { apiTokenId: command.id })
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error
+        out(`error: no unrevoked token has id ${command.id}`)
+        return 1
+      }
+      out(`One-time sign-in link, valid until ${iso(link.expiresAt)} (used once, then void):`)
+      out(link.path)
       return 0
     }
   }
