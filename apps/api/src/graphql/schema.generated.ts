@@ -40,6 +40,11 @@ export type Query = {
    * (default and maximum API_HISTORY_MAX_POINTS, 500). When more points exist the response carries
    * `extensions.truncated` ([{ path, limit, endCursor }]); pass endCursor as `after` for the rest,
    * or use `locationHistoryPage`, which has the same points with `truncated` and `pageInfo` fields.
+   *
+   * Exports (files, streamed, every point of the range without `limit`, same token): GET
+   * /export/history.{gpx,geojson,kml,csv}?trackerId=…&trackerId=…&from=…&to=…&bucketSize=1 day
+   * gives these same points; GET /export/reports.{gpx,geojson,kml,csv}?trackerId=…&from=…&to=… the
+   * raw reports still within retention (see the API README, "Exports").
    */
   locationHistoryAggregated: Array<LocationHistoryPoint>;
   /** The points of `locationHistoryAggregated`, with the signal that the result was cut and a cursor. */
