@@ -17,4 +17,5 @@ export {
   revokeApiToken,
   TokenAuthenticator,
 } from './services/api-tokens.ts'
+export { createSignInLink, SESSION_COOKIE, SIGN_IN_LINK_TTL_MS } from './services/session.service.ts'
 export { type RunningApi, startApi } from './start-api.ts'

@@ -1,7 +1,10 @@
 import type { RunningStack } from './stack.ts'
 
-/** What a person needs to start using the stack: where, with which token, and a query to paste. */
-export function banner(stack: RunningStack): string {
+/**
+ * What a person needs to start using the stack: where, with which token, and a query to paste.
+ * `signInLink`: a fresh one-time link to the web app (each banner its own), null when none could be made.
+ */
+export function banner(stack: RunningStack, signInLink: string | null): string {
   const end = new Date()
   const start = new Date(end.getTime() - 7 * 86_400_000)
   const query = `query {
@@ -19,6 +22,7 @@ export function banner(stack: RunningStack): string {
     '',
     'Tracker is running on the embedded TimescaleDB.',
     '',
+    ...webAppLines(stack, signInLink),
     `  GraphiQL:   ${stack.graphiqlUrl}`,
     `  GraphQL:    ${stack.apiUrl}`,
     `  API token:  ${stack.apiToken}`,
@@ -40,4 +44,18 @@ export function banner(stack: RunningStack): string {
     'Press Enter to show this again. Ctrl-C stops everything.',
     '',
   ].join('\n')
+}
+
+function webAppLines(stack: RunningStack, signInLink: string | null): string[] {
+  if (!stack.webUrl) {
+    return [
+      '  Web app:    not built. Build it with: npx --yes pnpm@10.34.9 --filter @tracker/web build',
+      '              (npm run demo builds it when it is missing or older than its sources), then restart',
+    ]
+  }
+  if (!signInLink) return [`  Web app:    ${stack.webUrl}  (sign in with the API token below)`]
+  return [
+    `  Web app:    ${signInLink}`,
+    '              (a one-time sign-in link: it works once, for 24 hours; Enter prints a fresh one)',
+  ]
 }

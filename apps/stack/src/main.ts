@@ -52,8 +52,17 @@ export async function main(argv: string[], env: Record<string, string | undefine
     }
     throw error
   }
-  const showBanner = () => process.stdout.write(banner(stack))
-  showBanner()
+  // Each banner its own one-time sign-in link: one printed before may have been used.
+  const showBanner = async () => {
+    const link = stack.webUrl
+      ? await stack.newSignInLink().catch((error: unknown) => {
+          logger.warn({ err: error }, 'could not make a sign-in link for the web app')
+          return null
+        })
+      : null
+    process.stdout.write(banner(stack, link))
+  }
+  await showBanner()
   // Again once the first import's lines are out, so it is the last thing on the screen; and on
   // request: Enter at this terminal, or SIGUSR2 (npm run demo passes an Enter on as that).
   void stack.firstImport.then(showBanner)

@@ -1,4 +1,4 @@
-import { createApiToken, parseApiEnv, type RunningApi, startApi } from '@tracker/api'
+import { createApiToken, createSignInLink, parseApiEnv, type RunningApi, startApi } from '@tracker/api'
 import {
   applyStoragePolicies,
   connectEmbedded,
@@ -14,6 +14,7 @@ import { type RunningSimulator, startSimulator } from '@tracker/findmy'
 import { parseImporterEnv, type RunningImporter, startImporter } from '@tracker/importer'
 import { InProcessLockService } from '@tracker/locks'
 import { parseRefresherEnv, type RunningRefresher, startRefresher } from '@tracker/refresher'
+import { webDistBuilt, webDistDir } from '@tracker/web'
 import type { Logger } from 'pino'
 import { type DemoState, loadOrCreateState, saveState, stateFile } from './demo-state.ts'
 import { ensureDemoTrackers, simulatorTrackers } from './demo-trackers.ts'
@@ -23,6 +24,10 @@ export interface RunningStack {
   apiUrl: string
   graphiqlUrl: string
   apiToken: string
+  /** Where the web app is (the API's /), null when it is not built (and WEB_ROOT not set). */
+  webUrl: string | null
+  /** A fresh one-time link that signs a browser in to the web app with the demo token. */
+  newSignInLink(): Promise<string>
   /** The Postgres port of the embedded database, null if it could not be opened. */
   pgPort: number | null
   simulatorUrl: string
@@ -75,7 +80,9 @@ export async function startStack(
     })
     const added = await ensureDemoTrackers(database, cipher, state.simulatorSeed, settings.DEMO_TRACKERS)
     if (added > 0) log.info({ trackers: added }, 'created demo trackers')
-    const apiToken = await ensureApiToken(database, settings.DATA_DIR, state)
+    const { token: apiToken, id: apiTokenId } = await ensureApiToken(database, settings.DATA_DIR, state)
+    // The built web app (apps/web/dist), served by the API at /, unless WEB_ROOT names another.
+    const webRoot = env.WEB_ROOT || (webDistBuilt() ? webDistDir : undefined)
 
     const simulator: RunningSimulator = await startSimulator({
       trackers: await simulatorTrackers(database, cipher),
@@ -100,6 +107,7 @@ export async function startStack(
       API_REQUEST_LOGGING: env.API_REQUEST_LOGGING ?? 'false',
       API_HOST: env.API_HOST ?? '127.0.0.1',
       API_PORT: String(settings.API_PORT),
+      ...(webRoot ? { WEB_ROOT: webRoot } : {}),
       IMPORTER_HTTP_PORT: String(settings.IMPORTER_HTTP_PORT),
       // Like every other port of the local stack: this machine only.
       IMPORTER_HTTP_HOST: env.IMPORTER_HTTP_HOST ?? '127.0.0.1',
@@ -138,6 +146,9 @@ export async function startStack(
       apiUrl: `${api.address}/graphql`,
       graphiqlUrl: `${api.address}/graphiql`,
       apiToken,
+      webUrl: webRoot ? `${api.address}/` : null,
+      newSignInLink: async () =>
+        `${api.address}${(await createSignInLink(database.db, { apiTokenId })).path}`,
       pgPort: wire?.port ?? null,
       simulatorUrl: simulator.url,
       demoTrackerId: demo.id,
@@ -156,7 +167,7 @@ async function ensureApiToken(
   database: EmbeddedDatabase,
   dataDir: string,
   state: DemoState,
-): Promise<string> {
+): Promise<{ token: string; id: string }> {
   if (state.apiToken) {
     const { hashToken } = await import('@tracker/api')
     const stored = await database.db
@@ -165,12 +176,12 @@ async function ensureApiToken(
       .where('token_hash', '=', hashToken(state.apiToken))
       .where('revoked_at', 'is', null)
       .executeTakeFirst()
-    if (stored) return state.apiToken
+    if (stored) return { token: state.apiToken, id: stored.id }
   }
   const created = await createApiToken(database.db, { name: 'local stack', scope: 'write' })
   state.apiToken = created.token
   saveState(dataDir, state)
-  return created.token
+  return { token: created.token, id: created.id }
 }
 
 /** psql access is a convenience: a busy port is a warning, not a reason to fail the stack. */

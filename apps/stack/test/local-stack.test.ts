@@ -85,6 +85,33 @@ async function dailyHistory(stack: Started) {
   return body.data!.locationHistoryAggregated
 }
 
+/**
+ * The banner's web app line: each banner a fresh one-time sign-in link that opens a session for the
+ * demo token once; or, where the web app is not built, how to build it.
+ */
+async function webApp(stack: Started) {
+  const output = stack.output()
+  if (output.includes('Web app:    not built')) {
+    expect(output).toContain('--filter @tracker/web build')
+    return
+  }
+  const links = [...output.matchAll(/Web app: +(http:\/\/\S+\/sign-in\/\S+)/g)].map((m) => m[1]!)
+  expect(links.length).toBeGreaterThanOrEqual(3)
+  expect(new Set(links).size).toBe(links.length)
+  const link = links.at(-1)!
+  const opened = await fetch(link, { redirect: 'manual' })
+  expect(opened.status).toBe(303)
+  expect(opened.headers.get('location')).toBe('/')
+  const cookie = /^(tracker_session=[^;]+)/.exec(opened.headers.get('set-cookie') ?? '')![1]!
+  const session = await fetch(new URL('/session', link), { headers: { cookie } })
+  expect(((await session.json()) as { token: { name: string } }).token.name).toBe('local stack')
+  const again = await fetch(link, { redirect: 'manual' })
+  expect(again.headers.get('location')).toBe('/?sign-in=link-invalid')
+  const page = await fetch(new URL('/', link))
+  expect(page.status).toBe(200)
+  expect(page.headers.get('content-security-policy')).toContain("default-src 'self'")
+}
+
 async function stop(stack: Started): Promise<number | null> {
   stack.child.kill('SIGINT')
   return stack.exited
@@ -111,6 +138,7 @@ describe('the one-command stack', () => {
     )
     first.child.kill('SIGUSR2')
     await expect.poll(banners).toBe(3)
+    await webApp(first)
     expect(await stop(first)).toBe(0)
     expect(first.output()).toContain('stopped cleanly')
 
