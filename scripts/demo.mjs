@@ -7,7 +7,7 @@
 // script with the Node that runs npm (npm_node_execpath: a binary, not a shim), so it is npm's own
 // child: the signals npm forwards land here, and are passed on to the stack exactly once.
 import { spawn, spawnSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readdirSync, statSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -19,6 +19,29 @@ const install = spawnSync('npx', ['--yes', PNPM, 'install', '--frozen-lockfile']
   stdio: 'inherit',
 })
 if (install.status !== 0) process.exit(install.status ?? 1)
+
+// The web app the API serves at /: built when it is missing or older than any of its sources.
+const web = join(root, 'apps', 'web')
+const builtAt = (file) => (existsSync(file) ? statSync(file).mtimeMs : -1)
+const newestUnder = (path) => {
+  if (!existsSync(path)) return -1
+  const stat = statSync(path)
+  if (!stat.isDirectory()) return stat.mtimeMs
+  let newest = stat.mtimeMs
+  for (const entry of readdirSync(path)) newest = Math.max(newest, newestUnder(join(path, entry)))
+  return newest
+}
+const built = builtAt(join(web, 'dist', 'index.html'))
+const sources = Math.max(newestUnder(join(web, 'src')), builtAt(join(web, 'index.html')))
+if (built < 0 || built < sources) {
+  process.stdout.write(built < 0 ? 'Building the web app…\n' : 'The web app changed: building it again…\n')
+  const build = spawnSync('npx', ['--yes', PNPM, '--filter', '@tracker/web', 'build'], {
+    cwd: root,
+    stdio: 'inherit',
+  })
+  // The API still runs without it: the banner then says how to build it.
+  if (build.status !== 0) process.stderr.write('warning: building the web app failed; starting without it\n')
+}
 
 // Node 24 from the `node` npm package, installed just now: its binary itself, not the
 // node_modules/.bin/node shim, a shell script that would stand between us and the stack (it does not
