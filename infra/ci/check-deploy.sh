@@ -42,6 +42,9 @@ YAML_VERSION=2.8.1
   CMD_INSTALL='pnpm install --offline --frozen-lockfile --ignore-scripts --store-dir'
   CMD_BUILD='pnpm exec turbo run build --filter="@tracker/${APP}..." --output-logs=errors-only'
   CMD_DEPLOY='pnpm --config.inject-workspace-packages=true --filter="@tracker/${APP}" deploy --prod --offline --frozen-lockfile --ignore-scripts --store-dir'
+  # The web app (its own slice), whose dist/ the app images carry as /app/web (WEB_ROOT).
+  CMD_WEB_PRUNE='turbo prune @tracker/web --docker --out-dir'
+  CMD_WEB_BUILD='pnpm exec turbo run build --filter=@tracker/web --output-logs=errors-only'
 }
 
 targets=("${ALL_TARGETS[@]}")
@@ -150,7 +153,7 @@ step "npm install pnpm@$PNPM_VERSION yaml@$YAML_VERSION (temp prefix)" "$LOGS/to
 # ---- the Dockerfile runs these very commands ------------------------------------------------------
 
 echo "Dockerfile steps = this script's steps"
-for cmd in "$CMD_PRUNE" "$CMD_FETCH" "$CMD_INSTALL" "$CMD_BUILD" "$CMD_DEPLOY"; do
+for cmd in "$CMD_PRUNE" "$CMD_FETCH" "$CMD_INSTALL" "$CMD_BUILD" "$CMD_DEPLOY" "$CMD_WEB_PRUNE" "$CMD_WEB_BUILD"; do
   if grep -qF -- "$cmd" "$DOCKERFILE"; then ok "Dockerfile runs: ${cmd:0:52}..."; else fail "the Dockerfile no longer runs: $cmd" || true; fi
 done
 
@@ -217,12 +220,45 @@ check_help() {
   fi
 }
 
+# The web-builder stage: prune @tracker/web, fetch, install, build; its dist/ goes where the image
+# puts it (/app/web, i.e. web/ in the api's deployed tree).
+build_web() {
+  local W="$WORK/web"
+  mkdir -p "$W/ws"
+  (cd "$REPO" && step "prune" "$LOGS/web-prune.log" eval "$CMD_WEB_PRUNE \"\$W/pruned\"")
+  cp "$W/pruned/pnpm-lock.yaml" "$W/pruned/pnpm-workspace.yaml" "$W/pruned/json/.npmrc" "$W/ws/"
+  cd "$W/ws"
+  step "fetch (store: $(basename "$STORE"))" "$LOGS/web-fetch.log" eval "$CMD_FETCH \"\$STORE\""
+  cp -R "$W/pruned/json/." "$W/ws/"
+  step "install --offline --frozen-lockfile" "$LOGS/web-install.log" eval "$CMD_INSTALL \"\$STORE\""
+  cp -R "$W/pruned/full/." "$W/ws/"
+  cp "$REPO/tsconfig.base.json" "$W/ws/"
+  step "build @tracker/web" "$LOGS/web-build.log" eval "$CMD_WEB_BUILD"
+  test -f "$W/ws/apps/web/dist/index.html" || fail "the web build wrote no dist/index.html" "$LOGS/web-build.log"
+  cp -R "$W/ws/apps/web/dist" "$W/dist"
+  cd "$WORK"
+  rm -rf "$W/ws" "$W/pruned"
+}
+
 build_and_help() {
   deploy_target "$1"
+  if [[ "$1" == api ]]; then
+    cp -R "$WORK/web/dist" "$WORK/api/out/web"
+    ok "api: the web app's dist/ in the tree as web/ (the image's /app/web)"
+  fi
   [[ "$1" == db ]] || check_help "$1"
 }
+if [[ " ${targets[*]} " == *" api "* ]]; then
+  echo "@tracker/web (for the api image)"
+  guarded "@tracker/web" build_web
+  [[ $guard_status -eq 0 ]] || result[api]=failed
+fi
 for APP in "${targets[@]}"; do
   echo "@tracker/$APP"
+  if [[ "${result[$APP]:-}" == failed ]]; then
+    fail "@tracker/$APP: not deployed (its web app did not build)" || true
+    continue
+  fi
   guarded "@tracker/$APP" build_and_help "$APP"
   if [[ $guard_status -eq 0 ]]; then result[$APP]=deployed; else result[$APP]=failed; fi
 done
@@ -331,7 +367,7 @@ run_checks() {
     case $pkg in
       api)
         port_var=API_PORT
-        ENV_EXTRA=("${base[@]}" API_HOST=127.0.0.1 API_PORT="$port" API_GRAPHIQL=true)
+        ENV_EXTRA=("${base[@]}" API_HOST=127.0.0.1 API_PORT="$port" API_GRAPHIQL=true WEB_ROOT="$WORK/api/out/web")
         ;;
       importer)
         port_var=IMPORTER_HTTP_PORT
@@ -364,6 +400,22 @@ run_checks() {
             console.log(ok ? "ok" : `page ${response.status}, ${refs.length} files, failed: ${failed.join(" ")}`)
           }, (error) => console.log(String(error)))' "http://127.0.0.1:$port")"
         if [[ $graphiql == ok ]]; then ok "api: /graphiql and every file it loads (deployed packages, no CDN)"; else fail "api: /graphiql: $graphiql" "$LOGS/api.log" || true; fi
+        # The web app at / (WEB_ROOT, as the image sets it): the page, its Content-Security-Policy,
+        # and every file it names, from this origin only.
+        local web
+        web="$(node -e '
+          const page = new URL("/", process.argv[1])
+          fetch(page).then(async (response) => {
+            const html = await response.text()
+            const csp = response.headers.get("content-security-policy") ?? ""
+            const refs = [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1])
+            const statuses = await Promise.all(refs.map((ref) => fetch(new URL(ref, page)).then((r) => r.status)))
+            const failed = refs.filter((_, i) => statuses[i] !== 200)
+            const ok = response.status === 200 && csp.startsWith("default-src '"'"'self'"'"'") && refs.length >= 1 &&
+              failed.length === 0 && !/(?:src|href)="https?:\/\//.test(html)
+            console.log(ok ? "ok" : `page ${response.status}, csp "${csp}", ${refs.length} files, failed: ${failed.join(" ")}`)
+          }, (error) => console.log(String(error)))' "http://127.0.0.1:$port")"
+        if [[ $web == ok ]]; then ok "api: the web app at / with its CSP, and every file it loads"; else fail "api: web app: $web" "$LOGS/api.log" || true; fi
       fi
     fi
     stop_clean "$pkg" "$pid" || true
