@@ -50,6 +50,14 @@ const MEANINGS: Record<string, string> = {
   API_REFRESH_LOCK_TTL: 'TTL of the refresh lock while the mutation holds it (extended while it works)',
   API_REFRESH_STATEMENT_TIMEOUT: 'statement timeout of each refresh the mutation runs',
   API_TOKEN_CACHE_TTL: 'how long a token check is remembered (revocation delay on running replicas)',
+  API_TRUST_PROXY:
+    "which proxies' X-Forwarded-Proto/-Host/-For to believe: false, true, a hop count, or addresses/CIDRs (Secure cookies, per-client limits behind a TLS proxy)",
+  WEB_ROOT:
+    'the built web app (index.html, assets/) the API serves at /; the local stack: apps/web/dist when built; the image: /app/web',
+  WEB_TILE_URL:
+    'opt-in map tile server, http(s) with {z}/{x}/{y} (e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png`); unset: the offline basemap',
+  WEB_TILE_ATTRIBUTION: "the tile server's required attribution, shown on the map (required with WEB_TILE_URL)",
+  WEB_SESSION_TTL: 'how long a web sign-in (the session cookie a token is exchanged for) lasts',
   IMPORTER_DB_POOL_SIZE: 'connections in the importer pool',
   IMPORTER_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of the importer connections (ms)',
   REPORT_ENDPOINT_URL:
@@ -117,6 +125,8 @@ const UNSET: Record<string, string> = {
   REDIS_URL: '(in-process locks)',
   KEY_ENCRYPTION_KEY: '(required)',
   REPORT_ENDPOINT_URL: '(required to import)',
+  WEB_ROOT: '(not served)',
+  WEB_TILE_URL: '(offline basemap)',
 }
 
 type Schema = z.ZodObject<Record<string, z.ZodType>>
