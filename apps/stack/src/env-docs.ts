@@ -56,7 +56,8 @@ const MEANINGS: Record<string, string> = {
     'the built web app (index.html, assets/) the API serves at /; the local stack: apps/web/dist when built; the image: /app/web',
   WEB_TILE_URL:
     'opt-in map tile server, http(s) with {z}/{x}/{y} (e.g. `https://tile.openstreetmap.org/{z}/{x}/{y}.png`); unset: the offline basemap',
-  WEB_TILE_ATTRIBUTION: "the tile server's required attribution, shown on the map (required with WEB_TILE_URL)",
+  WEB_TILE_ATTRIBUTION:
+    "the tile server's required attribution, shown on the map (required with WEB_TILE_URL)",
   WEB_SESSION_TTL: 'how long a web sign-in (the session cookie a token is exchanged for) lasts',
   IMPORTER_DB_POOL_SIZE: 'connections in the importer pool',
   IMPORTER_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of the importer connections (ms)',
