@@ -152,7 +152,8 @@ export class MapView {
       const index = track.points.findIndex((p) => p.id === pointId)
       if (index < 0) return false
       const marker = markers[index]!
-      this.map.panTo(marker.getLatLng())
+      // No animation: the popup opens where the map will be, and pans itself into view.
+      this.map.setView(marker.getLatLng(), this.map.getZoom(), { animate: false })
       marker.openPopup()
       return true
     }

@@ -38,6 +38,18 @@ export class HistoryPanel {
   private readonly play = h('button', { type: 'button', id: 'play' }, 'Play')
   private readonly downloads = h('p', { className: 'downloads' })
   private readonly pointList = h('details', { className: 'point-list' })
+  private readonly controls = h('div', { className: 'history-controls' }, [
+    this.legend,
+    h('div', { className: 'row' }, [this.fit]),
+    h('div', { className: 'playback' }, [
+      h('label', { htmlFor: 'playback' }, 'Play back'),
+      this.slider,
+      this.play,
+      this.sliderTime,
+    ]),
+    this.downloads,
+    this.pointList,
+  ])
   private tracks: DrawnTrack[] = []
   private range: TimeRange | null = null
   private timer: number | undefined
@@ -88,12 +100,10 @@ export class HistoryPanel {
       (hasPoints
         ? `${points.length} points: ${hourly} hourly, ${points.length - hourly} daily (${range?.label ?? ''}).`
         : 'No reports in this range for the selected trackers. Try a longer range.')
-    for (const control of [this.fit, this.slider, this.play]) control.disabled = !hasPoints
-    this.legend.hidden = !hasPoints
+    this.controls.hidden = !hasPoints
     this.renderDownloads()
     this.pointList.open = false
     this.pointList.replaceChildren(h('summary', {}, `List of points (${points.length})`))
-    this.pointList.hidden = !hasPoints
   }
 
   /** A warning under the summary (a range cut to the page's limit). */
@@ -124,6 +134,7 @@ export class HistoryPanel {
   private renderList(): void {
     if (!this.pointList.open || this.pointList.querySelector('table')) return
     const rows = this.tracks.flatMap((track) => track.points.map((point) => ({ track, point })))
+    const several = this.tracks.length > 1
     const table = h('table', {}, [
       h(
         'thead',
@@ -131,7 +142,9 @@ export class HistoryPanel {
         h(
           'tr',
           {},
-          ['Tracker', 'Time', 'Resolution', 'City', ''].map((t) => h('th', { scope: 'col' }, t)),
+          [several ? 'Tracker' : null, 'Time', 'City', '']
+            .filter((t) => t !== null)
+            .map((t) => h('th', { scope: 'col' }, t)),
         ),
       ),
       h(
@@ -142,9 +155,11 @@ export class HistoryPanel {
             'tr',
             { dataset: { pointId: point.id, trackerId: track.tracker.id, timestamp: point.timestamp } },
             [
-              h('td', {}, track.tracker.name),
-              h('td', {}, formatTime(point.timestamp, point.resolution)),
-              h('td', {}, point.resolution === 'HOUR' ? 'hourly' : 'daily'),
+              several ? h('td', {}, track.tracker.name) : null,
+              h('td', {}, [
+                formatTime(point.timestamp, point.resolution),
+                h('span', { className: 'help' }, point.resolution === 'HOUR' ? ' hourly' : ' daily'),
+              ]),
               h('td', {}, point.nearestCity ?? ''),
               h('td', {}, [
                 h(

@@ -1,11 +1,14 @@
+/// <reference lib="dom" />
+// The page's own code runs in the browser (page.evaluate): its DOM types, for this file only.
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { generateKeyPair } from '@tracker/findmy'
+import pg from 'pg'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { chromiumFound, launchChromium, recordForeignRequests, screenshot } from './support/browser.ts'
-import { gql, startWebStack, type WebStack } from './support/stack.ts'
+import { chromiumFound, launchChromium, recordForeignRequests, screenshot } from './browser.ts'
+import { gql, startWebStack, type WebStack } from './web-stack.ts'
 
 interface ApiPoint {
   id: string
@@ -27,6 +30,7 @@ suite(title, () => {
   let context: BrowserContext
   let page: Page
   let foreign: string[]
+  const consoleErrors: string[] = []
   /** The page's history requests, as sent: replayed from Node to learn what it should draw. */
   let historyRequests: Record<string, unknown>[] = []
 
@@ -36,6 +40,9 @@ suite(title, () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 800 } })
     page = await context.newPage()
     foreign = recordForeignRequests(page, web.origin)
+    page.on('console', (message) => {
+      if (message.type() === 'error') consoleErrors.push(message.text())
+    })
     page.on('request', (request) => {
       const body = request.postData()
       if (request.url().endsWith('/graphql') && body?.includes('locationHistoryPage')) {
@@ -78,6 +85,7 @@ suite(title, () => {
     await page.locator('#map[data-state="drawn"]').waitFor()
     const drawn = Number(await page.locator('#map').getAttribute('data-points'))
     await page.locator('.point-list summary').click()
+    await page.locator('.point-list table').waitFor()
     const rows = await page.locator('.point-list tbody tr').evaluateAll((trs) =>
       trs.map((tr) => ({
         id: (tr as HTMLElement).dataset.pointId!,
@@ -153,7 +161,7 @@ suite(title, () => {
 
   it('draws 7 days with daily points before the hourly ones, labelled as such', async () => {
     historyRequests = []
-    await page.getByLabel('Range').selectOption('7d')
+    await page.getByLabel('Range', { exact: true }).selectOption('7d')
     const { drawn, rows } = await drawnHistory()
     const expected = await expectedPoints()
     const daily = expected.filter((p) => p.resolution === 'DAY')
@@ -215,15 +223,78 @@ suite(title, () => {
     expect(trackers.nodes.map((t) => t.name)).toContain('Uploaded <bike> & "co"')
   })
 
-  it('makes no request that leaves the machine', () => {
-    expect(foreign).toEqual([])
+  it('shows STALE and INACTIVE as the API defines them', async () => {
+    const items = page.locator('li.tracker')
+    const [second, third] = [
+      await items.nth(1).getAttribute('data-tracker-id'),
+      await items.nth(2).getAttribute('data-tracker-id'),
+    ]
+    // Last seen two days ago: STALE (seen, but not within 24 hours), as the API computes it.
+    const client = new pg.Client({
+      host: '127.0.0.1',
+      port: web.stack.pgPort!,
+      user: 'postgres',
+      database: 'postgres',
+    })
+    await client.connect()
+    await client.query("UPDATE trackers SET last_seen_at = now() - interval '2 days' WHERE id = $1", [second])
+    await client.end()
+    await page.getByRole('button', { name: 'Manage' }).click()
+    await page
+      .locator(`.manage-trackers tr[data-tracker-id="${third}"]`)
+      .getByRole('button', { name: 'Deactivate' })
+      .click()
+    await page.getByRole('button', { name: 'Map' }).click()
+    const status = (id: string | null) => page.locator(`li.tracker[data-tracker-id="${id}"] .status`)
+    await expect.poll(() => status(third).getAttribute('data-status')).toBe('INACTIVE')
+    expect(await status(second).getAttribute('data-status')).toBe('STALE')
+    expect(await status(second).getAttribute('title')).toContain('not within the last 24 hours')
+    await page.getByLabel('Status').selectOption('STALE')
+    await expect.poll(() => items.count()).toBe(1)
+    await page.getByLabel('Status').selectOption('')
   })
 
-  it('works at a phone width', async () => {
+  it('is usable from the keyboard', async () => {
+    await page.getByRole('button', { name: 'Clear' }).click()
+    expect(await page.locator('#map').getAttribute('data-state')).toBe('overview')
+    const checkbox = page.locator('li.tracker input[type=checkbox]').first()
+    await checkbox.focus()
+    await page.keyboard.press('Space')
+    expect(await checkbox.isChecked()).toBe(true)
+    await page.locator('#map[data-state="drawn"]').waitFor()
+    const range = page.getByLabel('Range', { exact: true })
+    await range.focus()
+    await page.keyboard.press('ArrowUp')
+    expect(await range.inputValue()).toBe('24h')
+    await page.locator('#map[data-state="drawn"]').waitFor()
+  })
+
+  it('signs in once from a one-time link, which then no longer works', async () => {
+    const link = await web.stack.newSignInLink()
+    const first = await browser.newContext()
+    const firstPage = await first.newPage()
+    await firstPage.goto(link)
+    await firstPage.getByRole('button', { name: 'Sign out' }).waitFor()
+    expect(firstPage.url()).toBe(`${web.origin}/`)
+    const second = await browser.newContext()
+    const secondPage = await second.newPage()
+    await secondPage.goto(link)
+    await expect.poll(() => secondPage.locator('#sign-in-error').textContent()).toContain('already used')
+    await first.close()
+    await second.close()
+  })
+
+  it('makes no request that leaves the machine, and breaks no Content-Security-Policy rule', () => {
+    expect(foreign).toEqual([])
+    expect(consoleErrors.filter((text) => /Content.Security.Policy/i.test(text))).toEqual([])
+  })
+
+  it('works at a phone width, in dark mode', async () => {
     const phone = await browser.newContext({
       viewport: { width: 390, height: 844 },
       isMobile: true,
       hasTouch: true,
+      colorScheme: 'dark',
     })
     const phonePage = await phone.newPage()
     await phonePage.goto(web.origin)
@@ -234,6 +305,11 @@ suite(title, () => {
     await phonePage.locator('#map[data-state="drawn"]').waitFor()
     const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
     expect(overflow).toBeLessThanOrEqual(0)
+    // The system's dark mode, followed.
+    expect(await phonePage.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe(
+      'rgb(13, 17, 23)',
+    )
+    await phonePage.locator('.map-tab').evaluate((tab) => tab.scrollTo(0, 0))
     await screenshot(phonePage, 'history-phone')
     await phone.close()
   })

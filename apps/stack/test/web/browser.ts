@@ -10,7 +10,7 @@ if (!chromiumFound) {
 }
 
 /** Screenshots of the main screens land here (gitignored): look at them after a run. */
-export const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts')
+export const ARTIFACTS = join(import.meta.dirname, '../../test-artifacts/web')
 
 export async function launchChromium(): Promise<Browser> {
   return chromium.launch({

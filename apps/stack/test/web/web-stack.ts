@@ -1,10 +1,12 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type RunningStack, startStack } from '@tracker/stack'
+import { webDistDir } from '@tracker/web'
 import pino from 'pino'
+import { type RunningStack, startStack } from '../../src/index.ts'
 
-export const WEB_ROOT = join(import.meta.dirname, '../../dist')
+/** The built page (turbo builds @tracker/web before these tests). */
+export const WEB_ROOT = webDistDir
 
 export interface WebStack {
   stack: RunningStack
