@@ -14,6 +14,8 @@ import { TrackerList } from './tracker-list.ts'
 const TRACKERS_EVERY_MS = 30_000
 const HISTORY_EVERY_MS = 60_000
 const RETRY_EVERY_MS = 5_000
+/** Up to this many trackers, the page opens with every one's history drawn; more open on the overview. */
+const OPEN_WITH_ALL_UP_TO = 10
 
 /** Resolves once the browser has painted what was drawn before the call. */
 const nextPaint = () =>
@@ -137,6 +139,12 @@ export class App {
     )
     this.map = new MapView(this.mapElement, this.config)
     await this.refreshTrackers()
+    // A small fleet opens on its last day's tracks, all of them: what most visits come to see.
+    if (this.trackers.length > 0 && this.trackers.length <= OPEN_WITH_ALL_UP_TO) {
+      for (const tracker of this.trackers) this.selected.add(tracker.id)
+      this.list.update(this.trackers)
+      void this.showHistory(true)
+    }
     this.timers.push(
       window.setInterval(() => void this.refreshTrackers(), TRACKERS_EVERY_MS),
       window.setInterval(() => {
