@@ -208,6 +208,7 @@ describe('a token limited to chosen trackers', () => {
     apiTokens: '{ apiTokens { id } }',
     trackerDeletions: '{ trackerDeletions { id } }',
     createTracker: `mutation { createTracker(input: { name: "New", privateKeys: [] }) { id } }`,
+    importKeyFile: `mutation { importKeyFile(fileName: "k.txt", content: "${generateKeyPair().privateKey.toString('base64')}") { id } }`,
     createApiToken: 'mutation { createApiToken(name: "more", scope: READ) { token } }',
     revokeApiToken: 'mutation { revokeApiToken(id: "00000000-0000-4000-8000-000000000000") { id } }',
   }
