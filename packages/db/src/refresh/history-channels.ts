@@ -26,3 +26,26 @@ export async function notifyHistoryRefreshed(
   })
   await sql`SELECT pg_notify(${HISTORY_REFRESHED_CHANNEL}, ${payload})`.execute(session)
 }
+
+/**
+ * A tracker's visible state changed (created, renamed, (de)activated, deleted, a new last position,
+ * city or battery): sent by triggers on trackers, once per statement. Payload {"trackers": [ids]},
+ * or {"all": true} when more than 100 changed at once. It carries no state: readers re-read.
+ */
+export const TRACKER_CHANGED_CHANNEL = 'tracker_changed'
+
+export type TrackerChangedPayload = { trackers: string[] } | { all: true }
+
+/** The payload of a tracker_changed notification; null when it is not one (say so, then re-read all). */
+export function parseTrackerChanged(payload: string | undefined): TrackerChangedPayload | null {
+  try {
+    const parsed = JSON.parse(payload ?? '') as Record<string, unknown>
+    if (parsed.all === true) return { all: true }
+    if (Array.isArray(parsed.trackers) && parsed.trackers.every((id) => typeof id === 'string')) {
+      return { trackers: parsed.trackers as string[] }
+    }
+  } catch {
+    // Falls through: not a payload this migration's triggers write.
+  }
+  return null
+}
