@@ -11,6 +11,8 @@ export interface BenchDatabase {
   readonly mode: 'embedded' | 'postgres'
   /** "embedded (memory)", "embedded (disk)" or the fresh server database's name. */
   readonly label: string
+  /** The fresh server database's URL (postgres only): for a connection of a figure's own (COPY). */
+  readonly url?: string
   /** Closes the connection and removes the database (the temp directory, or DROP DATABASE). */
   close(): Promise<void>
 }
@@ -76,6 +78,7 @@ async function openServer(baseUrl: string): Promise<BenchDatabase> {
     database,
     mode: 'postgres',
     label: new URL(fresh.url).pathname.slice(1),
+    url: fresh.url,
     async close() {
       try {
         await database.close()

@@ -1,6 +1,15 @@
 /** The shape of what the harness reports: figures made of rows, each a measurement beside its baseline. */
 
-export const FIGURE_NAMES = ['import', 'decrypt', 'api', 'freshness', 'scaling', 'fetching', 'web'] as const
+export const FIGURE_NAMES = [
+  'import',
+  'decrypt',
+  'api',
+  'freshness',
+  'scaling',
+  'fetching',
+  'web',
+  'export',
+] as const
 export type FigureName = (typeof FIGURE_NAMES)[number]
 
 export type Scale = 'small' | 'medium' | 'large'

@@ -6,6 +6,7 @@ import { type BenchContext, createContext } from './context.ts'
 import type { BenchEnv } from './env.ts'
 import { apiFigure } from './figures/api.figure.ts'
 import { decryptFigure } from './figures/decrypt.figure.ts'
+import { exportFigure } from './figures/export.figure.ts'
 import { fetchingFigure } from './figures/fetching.figure.ts'
 import { freshnessFigure } from './figures/freshness.figure.ts'
 import { importFigure } from './figures/import.figure.ts'
@@ -46,6 +47,7 @@ const FIGURES: Record<FigureName, FigureRunner> = {
   scaling: (ctx, s) => scalingFigure(ctx, s.scaling),
   fetching: (ctx, s) => fetchingFigure(ctx, s.fetching),
   web: (ctx, s) => webFigure(ctx, s.web),
+  export: (ctx, s) => exportFigure(ctx, s.export),
 }
 
 const TITLES: Record<FigureName, string> = {
@@ -56,6 +58,7 @@ const TITLES: Record<FigureName, string> = {
   scaling: 'Scaling',
   fetching: 'Fetching',
   web: 'Web app',
+  export: 'Export',
 }
 
 /**

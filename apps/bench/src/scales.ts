@@ -34,6 +34,17 @@ export interface ScaleSettings {
   }
   /** Trackers with a year of daily and a day of hourly history, drawn in headless Chromium. */
   web: { trackers: number; rounds: number }
+  /**
+   * Exports through the API against a bare COPY of the same rows: `reports.trackers` x
+   * `reports.perTracker` raw reports over the last `reports.days` days, and a year of daily
+   * history of `history.trackers` trackers, in each of `formats`.
+   */
+  export: {
+    reports: { trackers: number; perTracker: number; days: number }
+    history: { trackers: number }
+    formats: ('csv' | 'geojson' | 'gpx' | 'kml')[]
+    rounds: number
+  }
 }
 
 export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
@@ -52,6 +63,12 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     },
     fetching: { trackers: 20, days: 2, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
     web: { trackers: 10, rounds: 3 },
+    export: {
+      reports: { trackers: 20, perTracker: 1_000, days: 3 },
+      history: { trackers: 20 },
+      formats: ['csv', 'geojson', 'gpx', 'kml'],
+      rounds: 2,
+    },
   },
   medium: {
     import: { trackers: 340, reportsPerDay: 96, insertBatchSize: 2000, rounds: 1 },
@@ -67,6 +84,12 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     },
     fetching: { trackers: 100, days: 7, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
     web: { trackers: 50, rounds: 5 },
+    export: {
+      reports: { trackers: 200, perTracker: 1_000, days: 3 },
+      history: { trackers: 200 },
+      formats: ['csv', 'geojson', 'gpx', 'kml'],
+      rounds: 2,
+    },
   },
   // The issue's figures: a 1M-report import and 10 000 trackers with a year of history. Takes long.
   large: {
@@ -84,5 +107,13 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
     // The issue's figure: 100 moving trackers over a simulated week, the latest 16 reports per key.
     fetching: { trackers: 100, days: 7, reportsPerDay: 96, latestPerKey: 16, budgetPerHour: 6 },
     web: { trackers: 50, rounds: 5 },
+    // The issue's figure: 1M raw reports (1,000 trackers x 1,000 over 3 days) and a year of daily
+    // history for 1,000 trackers.
+    export: {
+      reports: { trackers: 1_000, perTracker: 1_000, days: 3 },
+      history: { trackers: 1_000 },
+      formats: ['csv', 'geojson', 'gpx', 'kml'],
+      rounds: 1,
+    },
   },
 }

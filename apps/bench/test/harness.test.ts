@@ -22,6 +22,12 @@ const TINY: ScaleSettings = {
   scaling: { sizes: [10], samples: { 10: 1 }, changes: { 10: 1 }, fullRefreshes: { 10: 1 }, budgetS: null },
   fetching: { trackers: 3, days: 1, reportsPerDay: 48, latestPerKey: 8, budgetPerHour: 4 },
   web: { trackers: 2, rounds: 1 },
+  export: {
+    reports: { trackers: 3, perTracker: 20, days: 1 },
+    history: { trackers: 2 },
+    formats: ['csv', 'geojson', 'gpx', 'kml'],
+    rounds: 1,
+  },
 }
 
 describe('the benchmark harness at a tiny size', () => {
