@@ -1,4 +1,5 @@
 import { apiEnvSchema } from '@tracker/api'
+import { bridgeEnvSchema } from '@tracker/bridge'
 import { DEFAULT_RETENTION, formatDuration, RETENTION_ENV } from '@tracker/db'
 import { importerEnvSchema } from '@tracker/importer'
 import { refresherEnvSchema } from '@tracker/refresher'
@@ -105,6 +106,27 @@ const MEANINGS: Record<string, string> = {
   SHUTDOWN_GRACE: 'on SIGTERM, how long a refresh in flight may finish before it is cancelled',
   REFRESHER_HTTP_PORT: 'refresher /health and /metrics port (0: a free port)',
   REFRESHER_HTTP_HOST: 'refresher /health and /metrics address',
+  BRIDGE_DB_POOL_SIZE: 'connections in the bridge pool',
+  BRIDGE_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of the bridge connections (ms)',
+  BRIDGE_MQTT_URL:
+    'the MQTT broker of the bridge: `mqtt://`, `mqtts://` (TLS), `ws://`, `wss://`; the local stack starts the bridge only when it is set',
+  BRIDGE_MQTT_USERNAME: 'broker user',
+  BRIDGE_MQTT_PASSWORD: 'broker password (never logged)',
+  BRIDGE_MQTT_CA_FILE: "PEM of the CA that signed the broker's certificate",
+  BRIDGE_MQTT_CERT_FILE: 'PEM client certificate (with BRIDGE_MQTT_KEY_FILE)',
+  BRIDGE_MQTT_KEY_FILE: 'PEM key of the client certificate',
+  BRIDGE_MQTT_REJECT_UNAUTHORIZED: 'false accepts a broker certificate that does not verify (testing only)',
+  BRIDGE_CLIENT_ID: 'MQTT client id of the bridge',
+  BRIDGE_TOPIC_PREFIX:
+    "the bridge's own topics: `<prefix>/status` (availability, Last Will), `<prefix>/<tracker id>/attributes` and `/published`",
+  BRIDGE_HOMEASSISTANT: 'publish Home Assistant MQTT discovery (a device_tracker per tracker)',
+  BRIDGE_HOMEASSISTANT_PREFIX: "Home Assistant's discovery prefix",
+  BRIDGE_OWNTRACKS: 'publish OwnTracks location messages and cards',
+  BRIDGE_OWNTRACKS_PREFIX: 'first level of the OwnTracks topics (`<prefix>/<user>/<tracker id>`)',
+  BRIDGE_OWNTRACKS_USER: 'the OwnTracks `<user>` level',
+  BRIDGE_RECONNECT_MAX: 'longest wait between two broker reconnect attempts (1 s, doubling)',
+  BRIDGE_HTTP_PORT: 'bridge /health and /metrics port (0: a free port)',
+  BRIDGE_HTTP_HOST: 'bridge /health and /metrics address (the local stack: 127.0.0.1)',
   PG_PORT: 'local stack: Postgres port of the embedded database, for psql',
   SIMULATOR_PORT: 'local stack: the simulator (report endpoint) port',
   DEMO_TRACKERS: 'local stack: demo trackers created on first start',
@@ -128,6 +150,7 @@ const UNSET: Record<string, string> = {
   REPORT_ENDPOINT_URL: '(required to import)',
   WEB_ROOT: '(not served)',
   WEB_TILE_URL: '(offline basemap)',
+  BRIDGE_MQTT_URL: '(required by the bridge)',
 }
 
 type Schema = z.ZodObject<Record<string, z.ZodType>>
@@ -156,6 +179,7 @@ export function envDocs(): EnvDoc[] {
     ['importer', importerEnvSchema as unknown as Schema],
     ['refresher', refresherEnvSchema as unknown as Schema],
     ['api', apiEnvSchema as unknown as Schema],
+    ['bridge', bridgeEnvSchema as unknown as Schema],
     ['local stack', stackEnvSchema as unknown as Schema],
   ]
   const docs = new Map<string, EnvDoc>()

@@ -1,4 +1,5 @@
 import { createApiToken, createSignInLink, parseApiEnv, type RunningApi, startApi } from '@tracker/api'
+import { parseBridgeEnv, startBridge } from '@tracker/bridge'
 import {
   applyStoragePolicies,
   connectEmbedded,
@@ -135,6 +136,15 @@ export async function startStack(
       config: parseImporterEnv(appEnv),
     })
     stopped.push(() => importer.stop())
+    // The MQTT bridge only when a broker is named: it has nothing to do without one.
+    if (env.BRIDGE_MQTT_URL) {
+      const bridge = await startBridge({
+        database,
+        logger: logger.child({ app: 'bridge' }),
+        config: parseBridgeEnv({ ...appEnv, BRIDGE_HTTP_HOST: env.BRIDGE_HTTP_HOST ?? '127.0.0.1' }),
+      })
+      stopped.push(() => bridge.stop())
+    }
 
     const demo = await database.db
       .selectFrom('trackers')
