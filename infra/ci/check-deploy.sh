@@ -2,7 +2,7 @@
 # The image build of infra/docker/Dockerfile, performed without Docker (no engine runs on our
 # machines), then proof that every deployed tree runs on its own.
 #
-# For each image: api, importer, refresher (target app), db (target migrate), findmy (target simulator)
+# For each image: api, importer, refresher, bridge (target app), db (target migrate), findmy (target simulator)
 #   turbo prune @tracker/<pkg> --docker        into a temp dir
 #   pnpm fetch                                 into a temp store, from the pruned lockfile alone
 #   pnpm install --offline --frozen-lockfile   from that store
@@ -14,14 +14,16 @@
 #   every deployed entry point answers --help with exit 0 and its usage;
 #   the migrate CLI migrates a fresh embedded TimescaleDB;
 #   the simulator serves; the importer imports its trackers' keys and a week of their reports
-#   (--once: decryption workers, geocoder data); api, importer and refresher start against the
-#   embedded database, answer GET /health 200 through the images' healthcheck.mjs, and exit 0 on
-#   SIGTERM.
+#   (--once: decryption workers, geocoder data); api, importer, refresher and bridge start against
+#   the embedded database, answer GET /health 200 through the images' healthcheck.mjs, and exit 0 on
+#   SIGTERM; the bridge against the machine's Mosquitto (CHECK_MQTT_URL, default 127.0.0.1:1883),
+#   where the imported tracker's Home Assistant config and OwnTracks location must appear retained
+#   and its availability turn `offline` on SIGTERM (its topics are removed afterwards).
 # Last, the static checks of infra/ci/check-static.mjs (compose, Dockerfile, .env.example,
 # systemd) and `systemd-analyze verify` where systemd-analyze exists.
 #
 # Usage: bash infra/ci/check-deploy.sh [--only api,importer,...] [--help-only] [--keep]
-#   --only       a subset of: api importer refresher db findmy
+#   --only       a subset of: api importer refresher bridge db findmy
 #   --help-only  skip the runs against the embedded database
 #   --keep       keep the temp dir (its path is printed)
 # Needs: the workspace installed (pnpm install), npm and the npm registry. VERBOSE=1 lists every
@@ -30,7 +32,8 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 DOCKERFILE="$REPO/infra/docker/Dockerfile"
-ALL_TARGETS=(db findmy api importer refresher)
+ALL_TARGETS=(db findmy api importer refresher bridge)
+MQTT_URL="${CHECK_MQTT_URL:-mqtt://127.0.0.1:1883}"
 YAML_VERSION=2.8.1
 
 # The image steps. ${APP} is the workspace package's short name, as in the Dockerfile: the strings
@@ -359,7 +362,7 @@ run_checks() {
   fi
 
   local pkg
-  for pkg in api importer refresher; do
+  for pkg in api importer refresher bridge; do
     [[ "${result[$pkg]:-}" == deployed ]] || continue
     echo "run: $pkg (serve)"
     port="$(free_port)"
@@ -376,6 +379,14 @@ run_checks() {
       refresher)
         port_var=REFRESHER_HTTP_PORT
         ENV_EXTRA=("${base[@]}" REFRESHER_HTTP_PORT="$port" REFRESHER_HTTP_HOST=127.0.0.1)
+        ;;
+      bridge)
+        port_var=BRIDGE_HTTP_PORT
+        # Topics of its own, so that nothing of this run mixes with anything else on the broker.
+        MQTT_TOPIC="deploy-check-$$-$RANDOM"
+        ENV_EXTRA=("${base[@]}" BRIDGE_HTTP_PORT="$port" BRIDGE_HTTP_HOST=127.0.0.1 BRIDGE_MQTT_URL="$MQTT_URL"
+          BRIDGE_CLIENT_ID="$MQTT_TOPIC" BRIDGE_TOPIC_PREFIX="$MQTT_TOPIC/bridge"
+          BRIDGE_HOMEASSISTANT_PREFIX="$MQTT_TOPIC/ha" BRIDGE_OWNTRACKS_PREFIX="$MQTT_TOPIC/ot")
         ;;
     esac
     start "$pkg" "$pkg" dist/main.js
@@ -418,8 +429,49 @@ run_checks() {
         if [[ $web == ok ]]; then ok "api: the web app at / with its CSP, and every file it loads"; else fail "api: web app: $web" "$LOGS/api.log" || true; fi
       fi
     fi
+    if [[ $pkg == bridge ]] && kill -0 "$pid" 2>/dev/null; then
+      # Every imported tracker shows up retained, as Home Assistant and OwnTracks would read it.
+      local seen
+      seen="$(mqtt_retained "$MQTT_TOPIC")"
+      if [[ $seen =~ configs=[1-9].*locations=[1-9].*status=online ]]; then ok "bridge: retained on the broker: $seen"; else
+        fail "bridge: retained on the broker: $seen (want configs and locations >= 1, status online)" "$LOGS/bridge.log" || true
+      fi
+    fi
     stop_clean "$pkg" "$pid" || true
+    if [[ $pkg == bridge ]]; then
+      local after
+      after="$(mqtt_retained "$MQTT_TOPIC" clear)"
+      if [[ $after =~ status=offline ]]; then ok "bridge: availability offline after SIGTERM (topics removed)"; else
+        fail "bridge: after SIGTERM: $after (want status=offline)" "$LOGS/bridge.log" || true
+      fi
+    fi
   done
+}
+
+# mqtt_retained TOPIC [clear]: counts the retained messages under TOPIC/# (Home Assistant configs,
+# OwnTracks locations, the availability), read with the deployed bridge's own MQTT.js; with `clear`,
+# removes them afterwards.
+mqtt_retained() {
+  (cd "$WORK/bridge/out" && node --input-type=module -e '
+    import mqtt from "mqtt"
+    const [url, root, clear] = process.argv.slice(1)
+    const client = await mqtt.connectAsync(url, { reconnectPeriod: 0, connectTimeout: 5000 })
+    const found = new Map()
+    const marker = `${root}/marker`
+    const done = new Promise((resolve) => client.on("message", (topic, payload, packet) => {
+      if (topic === marker) resolve()
+      else if (packet.retain) found.set(topic, payload.toString())
+    }))
+    await client.subscribeAsync(`${root}/#`, { qos: 1 })
+    await client.publishAsync(marker, "x", { qos: 1 })
+    await Promise.race([done, new Promise((r) => setTimeout(r, 5000))])
+    const topics = [...found.keys()]
+    const configs = topics.filter((t) => t.endsWith("/config")).length
+    const locations = topics.filter((t) => t.startsWith(`${root}/ot/`) && !t.endsWith("/info")).length
+    console.log(`configs=${configs} locations=${locations} status=${found.get(`${root}/bridge/status`) ?? "none"}`)
+    if (clear) for (const topic of topics) await client.publishAsync(topic, "", { qos: 1, retain: true })
+    await client.endAsync()
+  ' "$MQTT_URL" "$1" "${2:-}") 2>&1 | tail -n 1
 }
 
 if [[ $run_apps -eq 1 ]]; then

@@ -406,7 +406,7 @@ const systemdDir = 'infra/systemd'
 const units = exists(systemdDir)
   ? readdirSync(join(repo, systemdDir)).filter((f) => /\.(service|timer)$/.test(f))
   : []
-for (const app of ['api', 'importer', 'refresher']) {
+for (const app of ['api', 'importer', 'refresher', 'bridge']) {
   check(units.includes(`tracker-${app}.service`), `tracker-${app}.service exists`)
 }
 for (const unit of units) {

@@ -5,6 +5,7 @@ const PORTS = {
   api: ['API_PORT', 4000],
   importer: ['IMPORTER_HTTP_PORT', 9465],
   refresher: ['REFRESHER_HTTP_PORT', 9466],
+  bridge: ['BRIDGE_HTTP_PORT', 9467],
 }
 
 // HEALTHCHECK_URL overrides (the simulator's image, CI); otherwise TRACKER_APP picks the port variable.
