@@ -33,6 +33,13 @@ export interface EmbeddedDatabase extends TrackerDatabase {
   /** Hold this to use `engine` directly without interleaving with Kysely's statements. */
   readonly engineMutex: Mutex
   readonly policyJobs: PolicyJobRunner
+  /**
+   * What a server's dropped LISTEN connection does to listeners, on an engine that has no
+   * connection to lose (tests of catching up): every listener stops listening and is told
+   * (onDisconnected), `gap` runs (notifications it sends are lost, as they would be), then each
+   * listens again and is told it reconnected (onConnected with reconnect: true).
+   */
+  interruptListeners(gap?: () => Promise<void>): Promise<void>
 }
 
 /** Where in a data directory the engine keeps its database files. */
@@ -71,6 +78,7 @@ export async function connectEmbedded(options: EmbeddedOptions = {}): Promise<Em
     throw error
   }
   const engineMutex = new Mutex()
+  const listeners = new Set<{ interrupt(): Promise<() => Promise<void>> }>()
   const db = new Kysely<Database>({ dialect: new PGliteDialect(engine, engineMutex) })
   const policyJobs = new PolicyJobRunner(db, logger, options.policyCheckIntervalMs ?? 60_000)
   if (options.runPolicyJobs) policyJobs.start()
@@ -82,9 +90,33 @@ export async function connectEmbedded(options: EmbeddedOptions = {}): Promise<Em
     engineMutex,
     policyJobs,
     async listen(channel, handlers) {
-      const unsubscribe = await engineMutex.run(() => engine.listen(channel, handlers.onNotification))
+      const listening = {
+        handlers,
+        unsubscribe: await engineMutex.run(() => engine.listen(channel, handlers.onNotification)),
+        async interrupt() {
+          await engineMutex.run(() => listening.unsubscribe())
+          handlers.onDisconnected?.()
+          return async () => {
+            listening.unsubscribe = await engineMutex.run(() =>
+              engine.listen(channel, handlers.onNotification),
+            )
+            handlers.onConnected?.({ reconnect: true })
+          }
+        },
+      }
+      listeners.add(listening)
       handlers.onConnected?.({ reconnect: false })
-      return { close: () => engineMutex.run(() => unsubscribe()) }
+      return {
+        close: async () => {
+          listeners.delete(listening)
+          await engineMutex.run(() => listening.unsubscribe())
+        },
+      }
+    },
+    async interruptListeners(gap) {
+      const resumes = await Promise.all([...listeners].map((listening) => listening.interrupt()))
+      await gap?.()
+      await Promise.all(resumes.map((resume) => resume()))
     },
     withSession: (fn, sessionOptions) => runInSession(db, fn, sessionOptions),
     async close() {
