@@ -66,12 +66,28 @@ export interface RequestAuthDeps {
   limit: UnauthenticatedLimit
 }
 
+/** Credentials as a request (or a WebSocket's connection_init) presents them. */
+export interface PresentedCredentials {
+  /** The client address the per-address limit counts against. */
+  ip: string
+  /** An `Authorization` value ("Bearer <token>"); wins over the cookie. */
+  authorization?: string | undefined
+  /** The `tracker_session` cookie's value. */
+  cookie?: string | undefined
+  /** The request that carried the cookie: it must come from this origin (CSRF, cross-site WebSockets). */
+  request?: FastifyRequest
+}
+
+export interface Authenticated {
+  token: AuthenticatedToken
+  /** SHA-256 of the session secret when a session cookie authenticated (its sign-out ends its sockets). */
+  sessionHash?: string
+}
+
 /**
- * onRequest hook of every authenticated route (/graphql, /export/*): a valid, unrevoked bearer
- * token (`Authorization: Bearer`) or a live web session (the `tracker_session` cookie), else 401.
- * Either way `request.apiToken` is the token, so its scope and trackers apply to a session too. The
- * header wins when both are sent. A cookie-authenticated request from another origin is 403
- * CROSS_ORIGIN; an expired session is 401 SESSION_EXPIRED.
+ * Checks a bearer token or a web session cookie: the token they stand for, or an ApiError
+ * (UNAUTHENTICATED, SESSION_EXPIRED, CROSS_ORIGIN, RATE_LIMITED with extensions.retryAfterSeconds).
+ * `requestAuth` runs it for HTTP requests, the subscriptions for a WebSocket's connection_init.
  *
  * Requests without valid credentials count against their client address (`limit`), and once an
  * address has used up its allowance its requests are refused with 429 before anything is looked
@@ -79,7 +95,7 @@ export interface RequestAuthDeps {
  * this process saw valid within the last hour is no guess: it skips that check (and is still looked
  * up as ever, so a revocation holds), so clients behind the same address as a flood keep working.
  */
-export function requestAuth({ tokens, sessions, limit }: RequestAuthDeps) {
+export function createCredentialCheck({ tokens, sessions, limit }: RequestAuthDeps) {
   // Token hash -> when it was last found valid; the oldest forgotten first.
   const knownValid = new Map<string, number>()
   const isKnownValid = (hash: string) => (knownValid.get(hash) ?? 0) > Date.now() - KNOWN_VALID_MS
@@ -89,24 +105,21 @@ export function requestAuth({ tokens, sessions, limit }: RequestAuthDeps) {
     if (knownValid.size > MAX_KNOWN_VALID) knownValid.delete(knownValid.keys().next().value as string)
   }
 
-  return async (request: FastifyRequest, reply: FastifyReply) => {
-    const header = request.headers.authorization
-    const cookie = header ? undefined : request.cookies?.[SESSION_COOKIE]
-    if (cookie !== undefined) refuseCrossOrigin(request)
+  return async (presented: PresentedCredentials): Promise<Authenticated> => {
+    const header = presented.authorization
+    const cookie = header ? undefined : presented.cookie
+    if (cookie !== undefined && presented.request) refuseCrossOrigin(presented.request)
     const match = header ? BEARER.exec(header) : null
     // Known-valid keys: a token's hash, or a session secret's (prefixed: they never share a hash).
     const known = match ? hashToken(match[1]!) : cookie ? `session:${hashToken(cookie)}` : undefined
 
     if (!known || !isKnownValid(known)) {
-      const retryAfter = await limit.retryAfterSeconds(request.ip)
-      if (retryAfter > 0) {
-        reply.header('retry-after', String(retryAfter))
+      const retryAfter = await limit.retryAfterSeconds(presented.ip)
+      if (retryAfter > 0)
         throw new RateLimitedError(retryAfter, 'without a valid API token from this address')
-      }
     }
     const refuse = async (error: ApiError) => {
-      if (cookie === undefined) reply.header('www-authenticate', 'Bearer realm="tracker"')
-      await limit.count(request.ip)
+      await limit.count(presented.ip)
       return error
     }
     if (cookie !== undefined) {
@@ -123,8 +136,7 @@ export function requestAuth({ tokens, sessions, limit }: RequestAuthDeps) {
         )
       }
       rememberValid(known!)
-      request.apiToken = session.token
-      return
+      return { token: session.token, sessionHash: hashToken(cookie) }
     }
     if (!header) {
       throw await refuse(
@@ -139,6 +151,34 @@ export function requestAuth({ tokens, sessions, limit }: RequestAuthDeps) {
     const token = await tokens.authenticate(match[1]!)
     if (!token) throw await refuse(new UnauthenticatedError('Invalid or revoked API token'))
     rememberValid(known)
-    request.apiToken = token
+    return { token }
+  }
+}
+
+export type CredentialCheck = ReturnType<typeof createCredentialCheck>
+
+/**
+ * onRequest hook of every authenticated route (/graphql, /export/*): a valid, unrevoked bearer
+ * token (`Authorization: Bearer`) or a live web session (the `tracker_session` cookie), else 401.
+ * Either way `request.apiToken` is the token, so its scope and trackers apply to a session too. The
+ * header wins when both are sent. A cookie-authenticated request from another origin is 403
+ * CROSS_ORIGIN; an expired session is 401 SESSION_EXPIRED. See createCredentialCheck for the
+ * per-address limit.
+ */
+export function requestAuth(check: CredentialCheck) {
+  return async (request: FastifyRequest, reply: FastifyReply) => {
+    const header = request.headers.authorization
+    const cookie = header ? undefined : request.cookies?.[SESSION_COOKIE]
+    try {
+      const { token } = await check({ ip: request.ip, authorization: header, cookie, request })
+      request.apiToken = token
+    } catch (error) {
+      if (error instanceof RateLimitedError) {
+        reply.header('retry-after', String(error.extensions.retryAfterSeconds))
+      } else if (cookie === undefined && error instanceof ApiError && error.statusCode === 401) {
+        reply.header('www-authenticate', 'Bearer realm="tracker"')
+      }
+      throw error
+    }
   }
 }

@@ -44,7 +44,7 @@ export function createApiTokenService(db: Kysely<Database>, authenticator: Token
     async revoke(id: string): Promise<ApiToken> {
       const row = await revokeApiToken(db, requireId('API token', id))
       if (!row) throw new NotFoundApiError('API token', id)
-      authenticator.forget(row.id)
+      authenticator.revoked(row.id)
       return toApiToken(row)
     },
   }

@@ -107,6 +107,7 @@ export class TokenAuthenticator {
   readonly #ttlMs: number
   readonly #maxEntries: number
   readonly #cache = new Map<string, CacheEntry>()
+  readonly #revokedListeners: ((tokenId: string) => void)[] = []
 
   constructor(db: Kysely<Database>, options: { ttlMs: number; maxEntries?: number }) {
     this.#db = db
@@ -138,5 +139,15 @@ export class TokenAuthenticator {
   /** Forgets the cached answer for one token (its revocation takes effect here at once). */
   forget(tokenId: string): void {
     for (const [hash, entry] of this.#cache) if (entry.token?.id === tokenId) this.#cache.delete(hash)
+  }
+
+  /** The token was revoked in this process: forgets it and tells whoever holds it open (live sockets). */
+  revoked(tokenId: string): void {
+    this.forget(tokenId)
+    for (const listener of this.#revokedListeners) listener(tokenId)
+  }
+
+  onRevoked(listener: (tokenId: string) => void): void {
+    this.#revokedListeners.push(listener)
   }
 }

@@ -90,8 +90,15 @@ export function createSessionService(
     return { secret, expiresAt: row.expires_at }
   }
 
+  const signedOutListeners: ((secretHash: string) => void)[] = []
+
   return {
     ttlMs: options.ttlMs,
+
+    /** Told the secret's hash when a session is signed out in this process (its live sockets close). */
+    onSignedOut(listener: (secretHash: string) => void): void {
+      signedOutListeners.push(listener)
+    },
 
     /** A valid API token opens a session; null when the token is refused. */
     async signIn(apiToken: string): Promise<{ secret: string; view: SessionView } | null> {
@@ -132,7 +139,9 @@ export function createSessionService(
 
     /** Revokes the session the secret opened, if any (idempotent). */
     async signOut(secret: string): Promise<void> {
-      if (SECRET.test(secret)) await revokeApiSession(db, hashToken(secret))
+      if (!SECRET.test(secret)) return
+      await revokeApiSession(db, hashToken(secret))
+      for (const listener of signedOutListeners) listener(hashToken(secret))
     },
   }
 }
