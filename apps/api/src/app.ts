@@ -17,7 +17,7 @@ import type { ApiConfig } from './env.ts'
 import { graphqlPlugin } from './graphql/plugin.ts'
 import type { CachedResponse } from './graphql/response-cache.ts'
 import { createUnauthenticatedLimit } from './http/address-limit.ts'
-import { requestAuth } from './http/auth.ts'
+import { createCredentialCheck, requestAuth } from './http/auth.ts'
 import { exportRoutes } from './http/export.ts'
 import { graphiqlRoutes } from './http/graphiql.ts'
 import { healthRoutes } from './http/health.ts'
@@ -25,6 +25,8 @@ import { type ApiMetrics, createApiMetrics } from './http/metrics.ts'
 import { requestIdOf } from './http/request-id.ts'
 import { sessionRoutes } from './http/session-routes.ts'
 import { webAppRoutes } from './http/web-app.ts'
+import { LiveConnections } from './live/live-connections.ts'
+import { LiveUpdates } from './live/live-updates.ts'
 import type { HistoryPage } from './services/history.service.ts'
 import { createServices, type Services } from './services/services.ts'
 
@@ -47,6 +49,8 @@ declare module 'fastify' {
      * http/auth.ts). Add it to a scope: `scope.addHook('onRequest', app.requestAuth)`.
      */
     requestAuth: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+    /** GraphQL subscriptions' notification fan-out and their sockets (tests and the bench look in). */
+    live: { updates: LiveUpdates; connections: LiveConnections }
   }
 }
 
@@ -131,10 +135,36 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       prefix: `${redisKey(config.redisKeyPrefix, REDIS_NAMESPACES.apiRateLimit)}unauthenticated:`,
     },
   })
-  app.decorate(
-    'requestAuth',
-    requestAuth({ tokens: services.tokens, sessions: services.sessions, limit: unauthenticated }),
-  )
+  const credentialCheck = createCredentialCheck({
+    tokens: services.tokens,
+    sessions: services.sessions,
+    limit: unauthenticated,
+  })
+  app.decorate('requestAuth', requestAuth(credentialCheck))
+
+  // Subscriptions: one listener per channel for the whole process, fanned out to every socket.
+  const liveUpdates = new LiveUpdates({
+    database: deps.database,
+    loadTrackers: async (ids) =>
+      ids
+        ? (await services.trackers.byIds(ids)).filter((tracker) => tracker !== null)
+        : services.trackers.all(),
+    logger: deps.logger.child({ component: 'live-updates' }),
+  })
+  const liveConnections = new LiveConnections({
+    db: deps.database.db,
+    limits: config.subscriptions,
+    logger: deps.logger.child({ component: 'live-connections' }),
+  })
+  // Revoked or signed out here: its sockets close at once; elsewhere: at the next check, within
+  // API_TOKEN_CACHE_TTL, as long as any request of that token may still pass.
+  services.tokens.onRevoked((tokenId) => liveConnections.closeToken(tokenId))
+  services.sessions.onSignedOut((hash) => liveConnections.closeSession(hash))
+  liveUpdates.start()
+  liveConnections.startRechecks(config.auth.tokenCacheTtlMs)
+  app.addHook('preClose', async () => liveConnections.stop())
+  app.addHook('onClose', () => liveUpdates.close())
+  app.decorate('live', { updates: liveUpdates, connections: liveConnections })
 
   // Outside the GraphQL scope: no route here gets an error the client should not see unmasked.
   app.setErrorHandler((error: Error & { statusCode?: number }, request, reply) => {
@@ -162,6 +192,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     metrics,
     rateLimitRedis: deps.rateLimitRedis,
     auth: app.requestAuth,
+    live: { check: credentialCheck, updates: liveUpdates, connections: liveConnections },
   })
   await app.register(exportRoutes, {
     exports: services.exports,

@@ -58,6 +58,12 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_REFRESH_LOCK_TTL: durationVar('API_REFRESH_LOCK_TTL', '30 min'),
   API_REFRESH_STATEMENT_TIMEOUT: durationVar('API_REFRESH_STATEMENT_TIMEOUT', '20 min'),
   API_TOKEN_CACHE_TTL: durationVar('API_TOKEN_CACHE_TTL', '10 s'),
+  API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN: wholeNumberVar(
+    'API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN',
+    20,
+  ),
+  API_SUBSCRIPTION_MAX_PER_TOKEN: wholeNumberVar('API_SUBSCRIPTION_MAX_PER_TOKEN', 100),
+  API_SUBSCRIPTION_KEEP_ALIVE: durationVar('API_SUBSCRIPTION_KEEP_ALIVE', '30 s', { allowZero: true }),
   API_TRUST_PROXY: z
     .string()
     .default('false')
@@ -120,6 +126,11 @@ export interface ApiConfig {
   status: { activeWithinMs: number; lostAfterMs: number }
   refresh: { maxWindowMs: number; lockWaitMs: number; lockTtlMs: number; statementTimeoutMs: number }
   auth: { tokenCacheTtlMs: number }
+  /**
+   * GraphQL subscriptions over WebSocket, per token (a session counts as its token): open
+   * connections, live subscriptions across them; keepAliveMs: how often the server pings (0: never).
+   */
+  subscriptions: { maxConnectionsPerToken: number; maxPerToken: number; keepAliveMs: number }
   /**
    * Which peers' X-Forwarded-* headers to believe (Fastify's trustProxy): then the client address
    * (rate limits) and the protocol (a session cookie's Secure, the same-origin check) are the
@@ -253,6 +264,11 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig, tiles: WebTiles | un
       statementTimeoutMs: e.API_REFRESH_STATEMENT_TIMEOUT,
     },
     auth: { tokenCacheTtlMs: e.API_TOKEN_CACHE_TTL },
+    subscriptions: {
+      maxConnectionsPerToken: e.API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN,
+      maxPerToken: e.API_SUBSCRIPTION_MAX_PER_TOKEN,
+      keepAliveMs: e.API_SUBSCRIPTION_KEEP_ALIVE,
+    },
     trustProxy: e.API_TRUST_PROXY,
     web: {
       // Empty (an env file's unset value): the web app is not served.
@@ -311,6 +327,11 @@ export function describeConfig(config: ApiConfig): Record<string, unknown> {
       statementTimeout: d(config.refresh.statementTimeoutMs),
     },
     tokenCacheTtl: d(config.auth.tokenCacheTtlMs),
+    subscriptions: {
+      maxConnectionsPerToken: config.subscriptions.maxConnectionsPerToken,
+      maxPerToken: config.subscriptions.maxPerToken,
+      keepAlive: d(config.subscriptions.keepAliveMs),
+    },
     trustProxy: config.trustProxy,
     web: {
       root: config.web.root ?? 'not served',

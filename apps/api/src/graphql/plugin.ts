@@ -1,13 +1,18 @@
 import rateLimit from '@fastify/rate-limit'
+import websocket from '@fastify/websocket'
 import { REDIS_NAMESPACES, redisKey } from '@tracker/locks'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { Location } from 'graphql'
+import { GraphQLError, Location, specifiedRules, validate } from 'graphql'
 import type { Redis } from 'ioredis'
 import mercurius, { type IResolvers, type MercuriusLoaders } from 'mercurius'
+import type { WebSocketServer } from 'ws'
 import type { ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import type { ApiConfig } from '../env.ts'
 import { ApiError, RateLimitedError } from '../errors.ts'
+import type { CredentialCheck } from '../http/auth.ts'
 import type { ApiMetrics } from '../http/metrics.ts'
+import type { LiveConnections } from '../live/live-connections.ts'
+import type { LiveUpdates } from '../live/live-updates.ts'
 import type { Services } from '../services/services.ts'
 import type { GraphQLContext } from './context.ts'
 import { createErrorFormatter } from './error-formatter.ts'
@@ -17,6 +22,7 @@ import { requestChecks, requestedOperationName } from './request-checks.ts'
 import { resolvers } from './resolvers.ts'
 import { type CachedResponse, responseCache } from './response-cache.ts'
 import { typeDefs } from './schema.ts'
+import { subscriptionOptions, subscriptionResolvers } from './subscriptions.ts'
 import {
   argumentNamesRule,
   complexityLimitRule,
@@ -40,6 +46,8 @@ export interface GraphQLPluginOptions {
   rateLimitRedis?: Redis | undefined
   /** The onRequest hook that authenticates (http/auth.ts requestAuth: bearer token or session cookie). */
   auth: (request: FastifyRequest, reply: FastifyReply) => Promise<void>
+  /** Subscriptions over WebSocket on /graphql: credentials checked in connection_init, fed by `updates`. */
+  live: { check: CredentialCheck; updates: LiveUpdates; connections: LiveConnections }
 }
 
 /**
@@ -49,7 +57,17 @@ export interface GraphQLPluginOptions {
 export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPluginOptions): Promise<void> {
   const { services, config, metrics } = options
   scope.decorateRequest('graphqlOperation', undefined)
-  scope.addHook('onRequest', options.auth)
+  // @fastify/websocket registered here, not by Mercurius (which then uses it): its onRequest hook
+  // marks upgrades (request.ws) before the one below runs, and its server is ours to watch (a
+  // socket that never sends connection_init is closed).
+  await scope.register(websocket, { options: { maxPayload: 1024 * 1024 } })
+  // A WebSocket upgrade (subscriptions) authenticates in its connection_init message, where a
+  // browser can put what it cannot put in the upgrade's headers; the upgrade's own header and cookie
+  // are checked there too (see subscriptions.ts).
+  scope.addHook('onRequest', async (request, reply) => {
+    if ((request as FastifyRequest & { ws?: boolean }).ws) return
+    return options.auth(request, reply)
+  })
   // GraphQL over HTTP is JSON (or application/graphql); Fastify's text/plain parser would hand the
   // body on as a string, refused as "not an object" (400) where the media type is what is wrong (415).
   scope.removeContentTypeParser('text/plain')
@@ -79,9 +97,39 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
   const checks = requestChecks({ maxTokens: config.limits.maxTokens })
   checks.routeHooks(scope)
 
+  const validationRules = [
+    argumentNamesRule,
+    noNulCharacterRule,
+    depthLimitRule(config.limits.maxDepth),
+    complexityLimitRule({
+      maxComplexity: config.limits.maxComplexity,
+      defaultListSize: (field) =>
+        field.name.startsWith('locationHistory')
+          ? config.history.maxPoints
+          : config.pagination.defaultPageSize,
+      maxListSize: (field) =>
+        field.name.startsWith('locationHistory') ? config.history.maxPoints : config.pagination.maxPageSize,
+      assumedListSize: 10,
+    }),
+  ]
+  const live = subscriptionOptions({
+    services,
+    check: options.live.check,
+    updates: options.live.updates,
+    connections: options.live.connections,
+    keepAliveMs: config.subscriptions.keepAliveMs,
+  })
+  const { watchInitialisation, ...subscription } = live
+
+  ;(scope as unknown as { websocketServer: WebSocketServer }).websocketServer.on(
+    'connection',
+    watchInitialisation,
+  )
+
   const mercuriusOptions = {
     schema: typeDefs,
-    resolvers: resolvers as IResolvers,
+    resolvers: { ...resolvers, ...subscriptionResolvers } as IResolvers,
+    subscription,
     loaders: loaders as unknown as MercuriusLoaders,
     // Served from the installed packages by http/graphiql.ts: Mercurius' page loads them from a CDN.
     graphiql: false,
@@ -97,24 +145,26 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
       truncations: [],
     }),
     errorFormatter: createErrorFormatter({ errorsTotal: metrics.errorsTotal }),
-    validationRules: [
-      argumentNamesRule,
-      noNulCharacterRule,
-      depthLimitRule(config.limits.maxDepth),
-      complexityLimitRule({
-        maxComplexity: config.limits.maxComplexity,
-        defaultListSize: (field) =>
-          field.name.startsWith('locationHistory')
-            ? config.history.maxPoints
-            : config.pagination.defaultPageSize,
-        maxListSize: (field) =>
-          field.name.startsWith('locationHistory') ? config.history.maxPoints : config.pagination.maxPageSize,
-        assumedListSize: 10,
-      }),
-    ],
+    validationRules,
     graphql: { parseOptions: { maxTokens: config.limits.maxTokens } },
   }
   await scope.register(mercurius, mercuriusOptions as Parameters<typeof mercurius>[1])
+
+  // Mercurius runs a subscription without validating it: the same rules as a query's, first.
+  scope.graphql.addHook('preSubscriptionExecution', async (schema, document) => {
+    const errors = validate(schema, document, [...specifiedRules, ...validationRules])
+    const first = errors[0]
+    if (first) {
+      const own = first.extensions?.code
+      throw new GraphQLError(first.message, {
+        nodes: first.nodes ?? null,
+        extensions: {
+          ...first.extensions,
+          code: typeof own === 'string' ? own : 'GRAPHQL_VALIDATION_FAILED',
+        },
+      })
+    }
+  })
 
   // Mercurius falls back to reading a query that is not GraphQL as a JSON-encoded AST ("5" becomes
   // the document 5, and validating that throws). Only documents our parser produced are accepted.

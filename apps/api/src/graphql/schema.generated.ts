@@ -259,6 +259,94 @@ export type MutationRevokeApiTokenArgs = {
   id: Scalars['ID']['input'];
 };
 
+/**
+ * Live updates over WebSocket at /graphql (the graphql-transport-ws protocol of the `graphql-ws`
+ * library). Authenticate in connection_init: payload `{ "authorization": "Bearer <token>" }`, or the web
+ * session's cookie sent with the upgrade request (from this origin only). Refused credentials close the
+ * socket with 4401, a cookie from another origin with 4403, too many sockets for the token
+ * (API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN) with 4429; a token revoked or a session signed out
+ * closes its sockets with 4401. Fed by the database's notifications, so changes made through any
+ * replica, the importer or the refresher arrive on every replica.
+ */
+export type Subscription = {
+  __typename?: 'Subscription';
+  /**
+   * A tracker's new state whenever it changes: a newer last position, city or battery, a rename,
+   * deactivation or reactivation. A late report (older than lastSeenAt) changes history, not this.
+   * trackerIds: only these (each must exist, and a token limited to trackers may name only its own);
+   * omitted: every tracker the token may see, also those created later. After this replica's
+   * listener reconnects (changes may have been missed meanwhile) the current state of every subscribed
+   * tracker is sent again. currentStatus is as of the event: a status that changes only with the clock
+   * (ACTIVE to STALE) is not an event. A deleted tracker sends nothing more.
+   */
+  trackerUpdated: Tracker;
+  /**
+   * Which window of a tracker's history changed, so a client refetches only that window. See
+   * HistoryChange for when each event comes.
+   */
+  historyChanged: HistoryChange;
+};
+
+
+/**
+ * Live updates over WebSocket at /graphql (the graphql-transport-ws protocol of the `graphql-ws`
+ * library). Authenticate in connection_init: payload `{ "authorization": "Bearer <token>" }`, or the web
+ * session's cookie sent with the upgrade request (from this origin only). Refused credentials close the
+ * socket with 4401, a cookie from another origin with 4403, too many sockets for the token
+ * (API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN) with 4429; a token revoked or a session signed out
+ * closes its sockets with 4401. Fed by the database's notifications, so changes made through any
+ * replica, the importer or the refresher arrive on every replica.
+ */
+export type SubscriptionTrackerUpdatedArgs = {
+  trackerIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+};
+
+
+/**
+ * Live updates over WebSocket at /graphql (the graphql-transport-ws protocol of the `graphql-ws`
+ * library). Authenticate in connection_init: payload `{ "authorization": "Bearer <token>" }`, or the web
+ * session's cookie sent with the upgrade request (from this origin only). Refused credentials close the
+ * socket with 4401, a cookie from another origin with 4403, too many sockets for the token
+ * (API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN) with 4429; a token revoked or a session signed out
+ * closes its sockets with 4401. Fed by the database's notifications, so changes made through any
+ * replica, the importer or the refresher arrive on every replica.
+ */
+export type SubscriptionHistoryChangedArgs = {
+  trackerId: Scalars['ID']['input'];
+};
+
+/** A window of a tracker's history that changed. */
+export type HistoryChange = {
+  __typename?: 'HistoryChange';
+  trackerId: Scalars['ID']['output'];
+  /** Start of the window that changed; null when refetch is true. */
+  from?: Maybe<Scalars['DateTime']['output']>;
+  /** End of the window that changed; null when refetch is true. */
+  to?: Maybe<Scalars['DateTime']['output']>;
+  /**
+   * True when the window is not known (this replica's listener was disconnected, or the client read
+   * too slowly and events were dropped): refetch everything shown of this tracker.
+   */
+  refetch: Scalars['Boolean']['output'];
+  reason: HistoryChangeReason;
+};
+
+export type HistoryChangeReason =
+  /**
+   * Raw reports of the window were written or changed (the insert trigger, the importer, nearest-city
+   * updates): locationReports and the newest buckets (read from the aggregates in real time) show them.
+   */
+  | 'REPORTS'
+  /**
+   * location_history was rebuilt after REPORTS for this window: the whole window's history (older
+   * hours and days too) shows the change now. Sent once the refresher's upkeep wrote rows.
+   */
+  | 'HISTORY_REFRESHED'
+  /** This replica's notification listener was disconnected and is back: refetch. */
+  | 'RECONNECTED'
+  /** The client read too slowly and events were dropped: refetch. */
+  | 'OVERFLOW';
+
 export type CreateTrackerInput = {
   /** 1 to 200 characters (trimmed). */
   name: Scalars['String']['input'];
@@ -750,6 +838,9 @@ export type ResolversTypes = {
   Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   Mutation: ResolverTypeWrapper<Record<PropertyKey, never>>;
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Subscription: ResolverTypeWrapper<Record<PropertyKey, never>>;
+  HistoryChange: ResolverTypeWrapper<HistoryChange>;
+  HistoryChangeReason: HistoryChangeReason;
   CreateTrackerInput: CreateTrackerInput;
   Resolution: Resolution;
   HistorySource: HistorySource;
@@ -797,6 +888,8 @@ export type ResolversParentTypes = {
   Int: Scalars['Int']['output'];
   Mutation: Record<PropertyKey, never>;
   Boolean: Scalars['Boolean']['output'];
+  Subscription: Record<PropertyKey, never>;
+  HistoryChange: HistoryChange;
   CreateTrackerInput: CreateTrackerInput;
   LocationHistoryPoint: HistoryPointModel;
   Float: Scalars['Float']['output'];
@@ -858,6 +951,19 @@ export type MutationResolvers<ContextType = GraphQLContext, ParentType extends R
   deleteTracker?: Resolver<ResolversTypes['TrackerDeletion'], ParentType, ContextType, RequireFields<MutationDeleteTrackerArgs, 'id' | 'confirm'>>;
   createApiToken?: Resolver<ResolversTypes['CreatedApiToken'], ParentType, ContextType, RequireFields<MutationCreateApiTokenArgs, 'name' | 'scope'>>;
   revokeApiToken?: Resolver<ResolversTypes['ApiToken'], ParentType, ContextType, RequireFields<MutationRevokeApiTokenArgs, 'id'>>;
+};
+
+export type SubscriptionResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['Subscription'] = ResolversParentTypes['Subscription']> = {
+  trackerUpdated?: SubscriptionResolver<ResolversTypes['Tracker'], "trackerUpdated", ParentType, ContextType, Partial<SubscriptionTrackerUpdatedArgs>>;
+  historyChanged?: SubscriptionResolver<ResolversTypes['HistoryChange'], "historyChanged", ParentType, ContextType, RequireFields<SubscriptionHistoryChangedArgs, 'trackerId'>>;
+};
+
+export type HistoryChangeResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['HistoryChange'] = ResolversParentTypes['HistoryChange']> = {
+  trackerId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  from?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  to?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  refetch?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  reason?: Resolver<ResolversTypes['HistoryChangeReason'], ParentType, ContextType>;
 };
 
 export type LocationHistoryPointResolvers<ContextType = GraphQLContext, ParentType extends ResolversParentTypes['LocationHistoryPoint'] = ResolversParentTypes['LocationHistoryPoint']> = {
@@ -1078,6 +1184,8 @@ export type Resolvers<ContextType = GraphQLContext> = {
   PrivateKey?: GraphQLScalarType;
   Query?: QueryResolvers<ContextType>;
   Mutation?: MutationResolvers<ContextType>;
+  Subscription?: SubscriptionResolvers<ContextType>;
+  HistoryChange?: HistoryChangeResolvers<ContextType>;
   LocationHistoryPoint?: LocationHistoryPointResolvers<ContextType>;
   LocationHistoryPage?: LocationHistoryPageResolvers<ContextType>;
   Location?: LocationResolvers<ContextType>;

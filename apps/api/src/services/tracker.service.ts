@@ -10,6 +10,7 @@ import {
   getTracker,
   KeyEncryptionKeyMismatchError,
   type Logger,
+  listAllTrackers,
   type PrivateKeyCipher,
   reactivateTracker,
   removeTrackerKey,
@@ -101,6 +102,11 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
     async byIds(ids: readonly string[]): Promise<(TrackerModel | null)[]> {
       const rows = await findTrackersByIds(db, ids)
       return rows.map((row) => (row ? toTrackerModel(row) : null))
+    },
+
+    /** Every tracker (the live updates' catch-up after a listener reconnect). */
+    async all(): Promise<TrackerModel[]> {
+      return (await listAllTrackers(db)).map(toTrackerModel)
     },
 
     async keysOf(ids: readonly string[]): Promise<TrackerKey[][]> {
