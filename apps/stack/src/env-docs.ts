@@ -51,6 +51,11 @@ const MEANINGS: Record<string, string> = {
   API_REFRESH_LOCK_TTL: 'TTL of the refresh lock while the mutation holds it (extended while it works)',
   API_REFRESH_STATEMENT_TIMEOUT: 'statement timeout of each refresh the mutation runs',
   API_TOKEN_CACHE_TTL: 'how long a token check is remembered (revocation delay on running replicas)',
+  API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN:
+    'subscription WebSockets one token (or its sessions) may hold open per replica; more are closed with 4429',
+  API_SUBSCRIPTION_MAX_PER_TOKEN:
+    'live subscriptions one token may run across its sockets per replica; more are refused (TOO_MANY_SUBSCRIPTIONS)',
+  API_SUBSCRIPTION_KEEP_ALIVE: 'how often the server pings each subscription socket (0: never)',
   API_TRUST_PROXY:
     "which proxies' X-Forwarded-Proto/-Host/-For to believe: false, true, a hop count, or addresses/CIDRs (Secure cookies, per-client limits behind a TLS proxy)",
   WEB_ROOT:
