@@ -95,6 +95,9 @@ export class BrokerConnection {
   }
 
   #onConnect(): void {
+    // A tracker's messages go out back to back: without TCP_NODELAY, Nagle's algorithm holds each
+    // small publish until the previous one is acknowledged (40 ms a message with delayed ACKs).
+    ;(this.client.stream as { setNoDelay?: (noDelay: boolean) => void }).setNoDelay?.(true)
     this.#attempt = 0
     this.#lastError = null
     const reconnect = this.#everConnected
