@@ -10,6 +10,7 @@ import { exportFigure } from './figures/export.figure.ts'
 import { fetchingFigure } from './figures/fetching.figure.ts'
 import { freshnessFigure } from './figures/freshness.figure.ts'
 import { importFigure } from './figures/import.figure.ts'
+import { liveFigure } from './figures/live.figure.ts'
 import { scalingFigure } from './figures/scaling.figure.ts'
 import { webFigure } from './figures/web.figure.ts'
 import { formatNumber } from './format.ts'
@@ -48,6 +49,7 @@ const FIGURES: Record<FigureName, FigureRunner> = {
   fetching: (ctx, s) => fetchingFigure(ctx, s.fetching),
   web: (ctx, s) => webFigure(ctx, s.web),
   export: (ctx, s) => exportFigure(ctx, s.export),
+  live: (ctx, s) => liveFigure(ctx, s.live),
 }
 
 const TITLES: Record<FigureName, string> = {
@@ -59,6 +61,7 @@ const TITLES: Record<FigureName, string> = {
   fetching: 'Fetching',
   web: 'Web app',
   export: 'Export',
+  live: 'Live updates',
 }
 
 /**

@@ -45,6 +45,8 @@ export interface ScaleSettings {
     formats: ('csv' | 'geojson' | 'gpx' | 'kml')[]
     rounds: number
   }
+  /** Changes (one at a time, round-robin over `trackers`) timed to trackerUpdated with `subscribers` sockets open. */
+  live: { trackers: number; samples: number; subscribers: number }
 }
 
 export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
@@ -69,6 +71,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       formats: ['csv', 'geojson', 'gpx', 'kml'],
       rounds: 2,
     },
+    live: { trackers: 10, samples: 50, subscribers: 50 },
   },
   medium: {
     import: { trackers: 340, reportsPerDay: 96, insertBatchSize: 2000, rounds: 1 },
@@ -90,6 +93,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       formats: ['csv', 'geojson', 'gpx', 'kml'],
       rounds: 2,
     },
+    live: { trackers: 100, samples: 200, subscribers: 200 },
   },
   // The issue's figures: a 1M-report import and 10 000 trackers with a year of history. Takes long.
   large: {
@@ -115,5 +119,6 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       formats: ['csv', 'geojson', 'gpx', 'kml'],
       rounds: 1,
     },
+    live: { trackers: 1_000, samples: 300, subscribers: 1_000 },
   },
 }

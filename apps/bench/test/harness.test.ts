@@ -28,6 +28,7 @@ const TINY: ScaleSettings = {
     formats: ['csv', 'geojson', 'gpx', 'kml'],
     rounds: 1,
   },
+  live: { trackers: 2, samples: 3, subscribers: 3 },
 }
 
 describe('the benchmark harness at a tiny size', () => {
