@@ -17,11 +17,18 @@ export const benchEnvSchema = z.object({
       error: 'LOG_LEVEL must be one of trace, debug, info, warn, error, fatal, silent',
     })
     .default('warn'),
+  // The broker the mqtt figure's bridge publishes to (the machine's Mosquitto).
+  BENCH_MQTT_URL: z
+    .string()
+    .regex(/^(mqtts?|wss?):\/\//, 'BENCH_MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL')
+    .default('mqtt://127.0.0.1:1883'),
 })
 
 export interface BenchEnv {
   databaseUrl: string | undefined
   logLevel: string
+  /** The broker of the mqtt figure. */
+  mqttUrl: string
 }
 
 export class BenchConfigError extends Error {
@@ -36,5 +43,9 @@ export function parseBenchEnv(env: Record<string, string | undefined>): BenchEnv
     )
     throw new BenchConfigError(`Invalid benchmark configuration:\n${problems.join('\n')}`)
   }
-  return { databaseUrl: parsed.data.DATABASE_URL, logLevel: parsed.data.LOG_LEVEL }
+  return {
+    databaseUrl: parsed.data.DATABASE_URL,
+    logLevel: parsed.data.LOG_LEVEL,
+    mqttUrl: parsed.data.BENCH_MQTT_URL,
+  }
 }

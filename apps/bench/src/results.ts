@@ -9,6 +9,7 @@ export const FIGURE_NAMES = [
   'fetching',
   'web',
   'export',
+  'mqtt',
   'live',
 ] as const
 export type FigureName = (typeof FIGURE_NAMES)[number]

@@ -11,6 +11,7 @@ import { fetchingFigure } from './figures/fetching.figure.ts'
 import { freshnessFigure } from './figures/freshness.figure.ts'
 import { importFigure } from './figures/import.figure.ts'
 import { liveFigure } from './figures/live.figure.ts'
+import { mqttFigure } from './figures/mqtt.figure.ts'
 import { scalingFigure } from './figures/scaling.figure.ts'
 import { webFigure } from './figures/web.figure.ts'
 import { formatNumber } from './format.ts'
@@ -49,6 +50,7 @@ const FIGURES: Record<FigureName, FigureRunner> = {
   fetching: (ctx, s) => fetchingFigure(ctx, s.fetching),
   web: (ctx, s) => webFigure(ctx, s.web),
   export: (ctx, s) => exportFigure(ctx, s.export),
+  mqtt: (ctx, s) => mqttFigure(ctx, s.mqtt),
   live: (ctx, s) => liveFigure(ctx, s.live),
 }
 
@@ -61,6 +63,7 @@ const TITLES: Record<FigureName, string> = {
   fetching: 'Fetching',
   web: 'Web app',
   export: 'Export',
+  mqtt: 'MQTT bridge',
   live: 'Live updates',
 }
 

@@ -45,6 +45,8 @@ export interface ScaleSettings {
     formats: ('csv' | 'geojson' | 'gpx' | 'kml')[]
     rounds: number
   }
+  /** Changes (one at a time, round-robin over `trackers`) timed to the bridge's MQTT message. */
+  mqtt: { trackers: number; samples: number }
   /** Changes (one at a time, round-robin over `trackers`) timed to trackerUpdated with `subscribers` sockets open. */
   live: { trackers: number; samples: number; subscribers: number }
 }
@@ -71,6 +73,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       formats: ['csv', 'geojson', 'gpx', 'kml'],
       rounds: 2,
     },
+    mqtt: { trackers: 10, samples: 50 },
     live: { trackers: 10, samples: 50, subscribers: 50 },
   },
   medium: {
@@ -93,6 +96,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       formats: ['csv', 'geojson', 'gpx', 'kml'],
       rounds: 2,
     },
+    mqtt: { trackers: 100, samples: 200 },
     live: { trackers: 100, samples: 200, subscribers: 200 },
   },
   // The issue's figures: a 1M-report import and 10 000 trackers with a year of history. Takes long.
@@ -119,6 +123,7 @@ export const SCALE_SETTINGS: Record<Scale, ScaleSettings> = {
       formats: ['csv', 'geojson', 'gpx', 'kml'],
       rounds: 1,
     },
+    mqtt: { trackers: 1_000, samples: 300 },
     live: { trackers: 1_000, samples: 300, subscribers: 1_000 },
   },
 }

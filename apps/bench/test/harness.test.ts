@@ -28,6 +28,7 @@ const TINY: ScaleSettings = {
     formats: ['csv', 'geojson', 'gpx', 'kml'],
     rounds: 1,
   },
+  mqtt: { trackers: 2, samples: 3 },
   live: { trackers: 2, samples: 3, subscribers: 3 },
 }
 
