@@ -179,7 +179,7 @@ async function chooseRange(page: Page, range: string): Promise<PageRun> {
   await map.evaluate((element) => {
     ;(element as unknown as { dataset: Record<string, string> }).dataset.state = 'choosing'
   })
-  await page.getByLabel('Range').selectOption(range)
+  await page.locator('#range').selectOption(range)
   await page.locator('#map[data-state="drawn"]').waitFor({ timeout: 300_000 })
   page.off('request', listener)
   const measured = await map.evaluate((element) => ({
