@@ -1,23 +1,16 @@
 import { randomBytes } from 'node:crypto'
 import { createApiToken, parseApiEnv, startApi } from '@tracker/api'
-import {
-  PrivateKeyCipher,
-  parseTrackerChanged,
-  recordTrackerSighting,
-  TRACKER_CHANGED_CHANNEL,
-  type TrackerDatabase,
-} from '@tracker/db'
+import { PrivateKeyCipher, parseTrackerChanged, recordTrackerSighting } from '@tracker/db'
 import { hashedAdvKey } from '@tracker/db/testing'
 import { InProcessLockService } from '@tracker/locks'
 import { type Client, createClient } from 'graphql-ws'
-import pg from 'pg'
 import WebSocket from 'ws'
 import { withBenchDatabase } from '../bench-database.ts'
 import type { BenchContext } from '../context.ts'
-import { duration } from '../format.ts'
 import type { FigureResult, FigureRow } from '../results.ts'
 import type { ScaleSettings } from '../scales.ts'
-import { percentile, ratio, round } from '../stats.ts'
+import { ratio } from '../stats.ts'
+import { bareListen, type LatencyStats, latencyStats, latencyText } from './notification-latency.ts'
 
 const SAMPLE_TIMEOUT_MS = 10_000
 
@@ -29,43 +22,6 @@ interface Sample {
   eventMs: number | null
   /** The last of all subscribers' events (the whole fan-out). */
   allMs: number | null
-}
-
-interface LatencyStats {
-  n: number
-  p50Ms: number
-  p95Ms: number
-  timedOut: number
-}
-
-function stats(values: (number | null)[]): LatencyStats {
-  const seen = values.filter((v): v is number => v !== null)
-  return {
-    n: seen.length,
-    p50Ms: round(percentile(seen, 50), 2),
-    p95Ms: round(percentile(seen, 95), 2),
-    timedOut: values.length - seen.length,
-  }
-}
-
-const text = (s: LatencyStats) =>
-  `p50 ${duration(s.p50Ms)}, p95 ${duration(s.p95Ms)} (n=${s.n}${s.timedOut ? `, ${s.timedOut} timed out` : ''})`
-
-/** A bare LISTEN on tracker_changed: a pg client of its own on a server, the engine's LISTEN embedded. */
-async function bareListen(
-  database: TrackerDatabase,
-  url: string | undefined,
-  onPayload: (payload: string) => void,
-): Promise<() => Promise<void>> {
-  if (url) {
-    const client = new pg.Client({ connectionString: url, application_name: 'tracker-bench-live-listen' })
-    await client.connect()
-    client.on('notification', (n) => onPayload(n.payload ?? ''))
-    await client.query(`LISTEN ${TRACKER_CHANGED_CHANNEL}`)
-    return () => client.end()
-  }
-  const listener = await database.listen(TRACKER_CHANGED_CHANNEL, { onNotification: onPayload })
-  return () => listener.close()
 }
 
 /**
@@ -129,7 +85,7 @@ export async function liveFigure(ctx: BenchContext, settings: ScaleSettings['liv
       string,
       { lastSeenAt: string; notify?: (at: number) => void; event?: (client: number, at: number) => void }
     >()
-    const stopListen = await bareListen(database, bench.url, (payload) => {
+    const stopListen = await bareListen(database, bench.url, 'tracker-bench-live-listen', (payload) => {
       const at = performance.now()
       const change = parseTrackerChanged(payload)
       if (change && 'trackers' in change) for (const id of change.trackers) waiting.get(id)?.notify?.(at)
@@ -237,15 +193,15 @@ export async function liveFigure(ctx: BenchContext, settings: ScaleSettings['liv
       await stopListen().catch(() => {})
     }
 
-    const notify = stats(samples.map((s) => s.notifyMs))
-    const event = stats(samples.map((s) => s.eventMs))
-    const all = stats(samples.map((s) => s.allMs))
+    const notify = latencyStats(samples.map((s) => s.notifyMs))
+    const event = latencyStats(samples.map((s) => s.eventMs))
+    const all = latencyStats(samples.map((s) => s.allMs))
     const baselineLabel = 'the tracker_changed notification alone (a bare LISTEN), same samples'
     const row = (id: string, label: string, of: LatencyStats, pick: 'p50Ms' | 'p95Ms'): FigureRow => ({
       id,
       label,
-      measured: { value: of[pick], unit: 'ms', text: text(of) },
-      baseline: { label: baselineLabel, value: notify[pick], unit: 'ms', text: text(notify) },
+      measured: { value: of[pick], unit: 'ms', text: latencyText(of) },
+      baseline: { label: baselineLabel, value: notify[pick], unit: 'ms', text: latencyText(notify) },
       ratio: ratio(of[pick], notify[pick]),
       target: null,
       verdict: 'info',

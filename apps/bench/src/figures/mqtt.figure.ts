@@ -1,20 +1,14 @@
 import { randomBytes } from 'node:crypto'
 import { parseBridgeEnv, startBridge } from '@tracker/bridge'
-import {
-  parseTrackerChanged,
-  recordTrackerSighting,
-  TRACKER_CHANGED_CHANNEL,
-  type TrackerDatabase,
-} from '@tracker/db'
+import { parseTrackerChanged, recordTrackerSighting } from '@tracker/db'
 import { hashedAdvKey } from '@tracker/db/testing'
 import mqtt from 'mqtt'
-import pg from 'pg'
 import { withBenchDatabase } from '../bench-database.ts'
 import type { BenchContext } from '../context.ts'
-import { duration } from '../format.ts'
 import type { FigureResult, FigureRow } from '../results.ts'
 import type { ScaleSettings } from '../scales.ts'
-import { percentile, ratio, round } from '../stats.ts'
+import { ratio } from '../stats.ts'
+import { bareListen, latencyStats, latencyText } from './notification-latency.ts'
 
 const SAMPLE_TIMEOUT_MS = 10_000
 
@@ -22,43 +16,6 @@ interface Sample {
   trackerId: string
   notifyMs: number | null
   mqttMs: number | null
-}
-
-interface LatencyStats {
-  n: number
-  p50Ms: number
-  p95Ms: number
-  timedOut: number
-}
-
-function stats(values: (number | null)[]): LatencyStats {
-  const seen = values.filter((v): v is number => v !== null)
-  return {
-    n: seen.length,
-    p50Ms: round(percentile(seen, 50), 2),
-    p95Ms: round(percentile(seen, 95), 2),
-    timedOut: values.length - seen.length,
-  }
-}
-
-const text = (s: LatencyStats) =>
-  `p50 ${duration(s.p50Ms)}, p95 ${duration(s.p95Ms)} (n=${s.n}${s.timedOut ? `, ${s.timedOut} timed out` : ''})`
-
-/** A bare LISTEN on tracker_changed: a pg client of its own on a server, the engine's LISTEN embedded. */
-async function bareListen(
-  database: TrackerDatabase,
-  url: string | undefined,
-  onPayload: (payload: string) => void,
-): Promise<() => Promise<void>> {
-  if (url) {
-    const client = new pg.Client({ connectionString: url, application_name: 'tracker-bench-listen' })
-    await client.connect()
-    client.on('notification', (n) => onPayload(n.payload ?? ''))
-    await client.query(`LISTEN ${TRACKER_CHANGED_CHANNEL}`)
-    return () => client.end()
-  }
-  const listener = await database.listen(TRACKER_CHANGED_CHANNEL, { onNotification: onPayload })
-  return () => listener.close()
 }
 
 /**
@@ -92,7 +49,7 @@ export async function mqttFigure(ctx: BenchContext, settings: ScaleSettings['mqt
       string,
       { tst: number; notify?: (at: number) => void; mqtt?: (at: number) => void }
     >()
-    const stopListen = await bareListen(database, bench.url, (payload) => {
+    const stopListen = await bareListen(database, bench.url, 'tracker-bench-listen', (payload) => {
       const at = performance.now()
       const change = parseTrackerChanged(payload)
       if (change && 'trackers' in change) for (const id of change.trackers) waiting.get(id)?.notify?.(at)
@@ -193,14 +150,14 @@ export async function mqttFigure(ctx: BenchContext, settings: ScaleSettings['mqt
       await clearRun(ctx.env.mqttUrl, run).catch(() => {})
     }
 
-    const notify = stats(samples.map((s) => s.notifyMs))
-    const message = stats(samples.map((s) => s.mqttMs))
+    const notify = latencyStats(samples.map((s) => s.notifyMs))
+    const message = latencyStats(samples.map((s) => s.mqttMs))
     const baselineLabel = 'the tracker_changed notification alone (a bare LISTEN), same samples'
     const row = (id: string, label: string, pick: 'p50Ms' | 'p95Ms'): FigureRow => ({
       id,
       label,
-      measured: { value: message[pick], unit: 'ms', text: text(message) },
-      baseline: { label: baselineLabel, value: notify[pick], unit: 'ms', text: text(notify) },
+      measured: { value: message[pick], unit: 'ms', text: latencyText(message) },
+      baseline: { label: baselineLabel, value: notify[pick], unit: 'ms', text: latencyText(notify) },
       ratio: ratio(message[pick], notify[pick]),
       target: null,
       verdict: 'info',
