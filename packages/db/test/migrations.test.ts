@@ -46,6 +46,14 @@ async function definitions() {
 
 describe('migrations', () => {
   const expected = [
+    'alert_channels',
+    'alert_delivery_attempts',
+    'alert_events',
+    'alert_outbox',
+    'alert_pending',
+    'alert_places',
+    'alert_rules',
+    'alert_tracker_state',
     'api_sessions',
     'api_token_trackers',
     'api_tokens',

@@ -1,3 +1,13 @@
+import type {
+  AlertChannelTable,
+  AlertDeliveryAttemptTable,
+  AlertEventTable,
+  AlertOutboxTable,
+  AlertPendingTable,
+  AlertPlaceTable,
+  AlertRuleTable,
+  AlertTrackerStateTable,
+} from './alert.table.ts'
 import type { ApiSessionTable, SignInLinkTable } from './api-session.table.ts'
 import type { ApiTokenTable, ApiTokenTrackerTable } from './api-token.table.ts'
 import type { CoverageGapTable } from './coverage-gap.table.ts'
@@ -37,4 +47,12 @@ export interface Database {
   endpoint_request_log: EndpointRequestLogTable
   api_sessions: ApiSessionTable
   sign_in_links: SignInLinkTable
+  alert_places: AlertPlaceTable
+  alert_channels: AlertChannelTable
+  alert_rules: AlertRuleTable
+  alert_events: AlertEventTable
+  alert_outbox: AlertOutboxTable
+  alert_delivery_attempts: AlertDeliveryAttemptTable
+  alert_pending: AlertPendingTable
+  alert_tracker_state: AlertTrackerStateTable
 }
