@@ -1,0 +1,1 @@
+export type { AlertPayload } from './outbox/alert-payload.ts'
