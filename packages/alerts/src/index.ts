@@ -1,1 +1,6 @@
+export { queueEvaluation, type ReportSpan, spansOf } from './evaluate/alert-pending.repository.ts'
+export type { EvaluationCounts } from './evaluate/evaluate-tracker.ts'
+export { evaluateNotSeen, evaluatePending } from './evaluate/evaluator.ts'
+export { type PlaceGeometry, signedDistanceToPlace } from './evaluate/place-distance.ts'
+export { deriveTransitions, type SidedReport, type Transition } from './evaluate/transitions.ts'
 export type { AlertPayload } from './outbox/alert-payload.ts'

@@ -94,7 +94,9 @@ export async function up(db: Kysely<any>): Promise<void> {
   await sql`
     CREATE UNIQUE INDEX alert_events_one_live_per_transition
       ON alert_events (rule_id, tracker_id, kind, occurred_before) WHERE cancelled_at IS NULL`.execute(db)
-  await sql`CREATE INDEX alert_events_tracker_time ON alert_events (tracker_id, occurred_before DESC)`.execute(db)
+  await sql`CREATE INDEX alert_events_tracker_time ON alert_events (tracker_id, occurred_before DESC)`.execute(
+    db,
+  )
   await sql`CREATE INDEX alert_events_detected ON alert_events (detected_at DESC)`.execute(db)
 
   // The outbox: one row per event, channel and action, written in the evaluation's transaction; its
@@ -116,7 +118,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       created_at timestamptz NOT NULL DEFAULT now(),
       UNIQUE (event_id, channel_id, action)
     )`.execute(db)
-  await sql`CREATE INDEX alert_outbox_due ON alert_outbox (next_attempt_at) WHERE status = 'pending'`.execute(db)
+  await sql`CREATE INDEX alert_outbox_due ON alert_outbox (next_attempt_at) WHERE status = 'pending'`.execute(
+    db,
+  )
   await sql`CREATE INDEX alert_outbox_channel ON alert_outbox (channel_id)`.execute(db)
 
   await sql`
@@ -130,7 +134,9 @@ export async function up(db: Kysely<any>): Promise<void> {
       status_code integer,
       error text
     )`.execute(db)
-  await sql`CREATE INDEX alert_delivery_attempts_outbox ON alert_delivery_attempts (outbox_id, attempt)`.execute(db)
+  await sql`CREATE INDEX alert_delivery_attempts_outbox ON alert_delivery_attempts (outbox_id, attempt)`.execute(
+    db,
+  )
 
   // Work for the evaluator: which report-time span of which tracker got new reports, written in the
   // same transaction as the reports (so a crash after the insert loses no evaluation).
