@@ -4,3 +4,45 @@ export { evaluateNotSeen, evaluatePending } from './evaluate/evaluator.ts'
 export { type PlaceGeometry, signedDistanceToPlace } from './evaluate/place-distance.ts'
 export { deriveTransitions, type SidedReport, type Transition } from './evaluate/transitions.ts'
 export type { AlertPayload } from './outbox/alert-payload.ts'
+
+// Places, rules, channels and the alert history (the API's side).
+export {
+  CHANNEL_KINDS,
+  CHANNEL_LIMITS,
+  type ChannelInput,
+  generateWebhookSecret,
+  type ValidChannel,
+  validateChannel,
+  validateHttpUrl,
+  validateMqttTopic,
+  validateWebhookSecret,
+} from './channels/channel.validation.ts'
+export {
+  applyPlacePatch,
+  type CircleInput,
+  PLACE_LIMITS,
+  type PlaceInput,
+  type PlacePatch,
+  type ValidPlace,
+  validateCircle,
+  validatePlace,
+  validatePolygon,
+} from './places/place.validation.ts'
+export * from './repositories/alert-channel.repository.ts'
+export * from './repositories/alert-history.repository.ts'
+export * from './repositories/alert-place.repository.ts'
+export * from './repositories/alert-rule.repository.ts'
+export type { KeysetPosition } from './repositories/cursor-time.ts'
+export { checkRuleReferences } from './rules/rule.references.ts'
+export {
+  applyRulePatch,
+  BATTERY_THRESHOLDS,
+  RULE_KINDS,
+  RULE_LIMITS,
+  type RuleInput,
+  type RulePatch,
+  type ValidRule,
+  validateRule,
+} from './rules/rule.validation.ts'
+export { AlertInputError, type AlertInputReason } from './validation/alert-input-error.ts'
+export { checkTrackersExist } from './validation/tracker-references.ts'
