@@ -80,6 +80,8 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
   IMPORT_CLOCK_SKEW: durationVar('IMPORT_CLOCK_SKEW', '10 minutes'),
   IMPORT_LOCK_TTL: durationVar('IMPORT_LOCK_TTL', '2 minutes'),
   IMPORT_RETRY_BACKOFF: durationVar('IMPORT_RETRY_BACKOFF', '15 seconds'),
+  // Imports wake the evaluator at once; the interval is for not-seen rules and retries.
+  ALERTS_EVALUATE_INTERVAL: durationVar('ALERTS_EVALUATE_INTERVAL', '1 minute'),
   GEOCODER: z.enum(['offline', 'off'], { error: 'GEOCODER must be "offline" or "off"' }).default('offline'),
   GEOCODER_MAX_DISTANCE_KM: z.coerce
     .number()
@@ -124,6 +126,8 @@ export interface ImporterConfig {
   lockTtlMs: number
   /** First retry of a scheduled run that could not start (lock backend unreachable), doubling. */
   retryBackoffMs: number
+  /** How often alerts are evaluated without an import waking them (not-seen rules, retries). */
+  alertsEvaluateIntervalMs: number
   geocoder: 'offline' | 'off'
   geocoderMaxDistanceKm: number
   httpPort: number
@@ -194,6 +198,7 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
     clockSkewMs: e.IMPORT_CLOCK_SKEW,
     lockTtlMs: e.IMPORT_LOCK_TTL,
     retryBackoffMs: e.IMPORT_RETRY_BACKOFF,
+    alertsEvaluateIntervalMs: e.ALERTS_EVALUATE_INTERVAL,
     geocoder: e.GEOCODER,
     geocoderMaxDistanceKm: e.GEOCODER_MAX_DISTANCE_KM,
     httpPort: e.IMPORTER_HTTP_PORT,

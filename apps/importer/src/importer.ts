@@ -1,4 +1,5 @@
 import { availableParallelism, hostname } from 'node:os'
+import { EvaluatorLoop } from '@tracker/alerts'
 import {
   endpointRequestsSince,
   ensureKeyEncryptionKey,
@@ -161,8 +162,17 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
     retry.at = null
   }
 
+  // Alerts decide from what each run stored (queued with the reports), in this process.
+  const alerts = new EvaluatorLoop({
+    db: deps.database.db,
+    logger,
+    intervalMs: config.alertsEvaluateIntervalMs,
+  })
+  alerts.start()
+
   const settle = (result: ImportResult, trigger: Trigger): ImportResult => {
     metrics.recordRun(result)
+    if ((result.totals?.reportsInserted ?? 0) > 0) alerts.wake()
     if (result.outcome === 'skipped_locked') return result
     lastResult = result
     if (result.outcome !== 'not_started') retry.attempts = 0
@@ -306,6 +316,10 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
         shutdown.abort()
         await poller?.stop()
         await Promise.allSettled([...inFlight])
+        // After the runs: what they stored is evaluated before the process ends (the queue would
+        // keep it otherwise, for the next start).
+        alerts.wake()
+        await alerts.stop()
         // Requests made are recorded before the caller closes the database.
         await endpointHealth.flush()
         await http?.close()

@@ -1,10 +1,3 @@
-export { queueEvaluation, type ReportSpan, spansOf } from './evaluate/alert-pending.repository.ts'
-export type { EvaluationCounts } from './evaluate/evaluate-tracker.ts'
-export { evaluateNotSeen, evaluatePending } from './evaluate/evaluator.ts'
-export { type PlaceGeometry, signedDistanceToPlace } from './evaluate/place-distance.ts'
-export { deriveTransitions, type SidedReport, type Transition } from './evaluate/transitions.ts'
-export type { AlertPayload } from './outbox/alert-payload.ts'
-
 // Places, rules, channels and the alert history (the API's side).
 export {
   CHANNEL_KINDS,
@@ -17,6 +10,13 @@ export {
   validateMqttTopic,
   validateWebhookSecret,
 } from './channels/channel.validation.ts'
+export { queueEvaluation, type ReportSpan, spansOf } from './evaluate/alert-pending.repository.ts'
+export type { EvaluationCounts } from './evaluate/evaluate-tracker.ts'
+export { evaluateNotSeen, evaluatePending } from './evaluate/evaluator.ts'
+export { EvaluatorLoop, type EvaluatorLoopOptions } from './evaluate/evaluator-loop.ts'
+export { type PlaceGeometry, signedDistanceToPlace } from './evaluate/place-distance.ts'
+export { deriveTransitions, type SidedReport, type Transition } from './evaluate/transitions.ts'
+export type { AlertPayload } from './outbox/alert-payload.ts'
 export {
   applyPlacePatch,
   type CircleInput,
@@ -44,5 +44,5 @@ export {
   type ValidRule,
   validateRule,
 } from './rules/rule.validation.ts'
-export { AlertInputError, type AlertInputReason } from './validation/alert-input-error.ts'
+export { AlertInputError, type AlertInputReason, isUuid } from './validation/alert-input-error.ts'
 export { checkTrackersExist } from './validation/tracker-references.ts'

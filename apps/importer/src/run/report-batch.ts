@@ -1,3 +1,4 @@
+import { queueEvaluation, spansOf } from '@tracker/alerts'
 import {
   type Database,
   type Kysely,
@@ -265,6 +266,9 @@ export async function commitBatch(
         next.coverageGapMs += gaps.reduce((ms, g) => ms + (g.gap_to.getTime() - g.gap_from.getTime()), 0)
       }
       const n = await insertReports(trx, chunk)
+      // Alerts decide from these reports later, but the work is queued now, with them: a crash
+      // between the insert and the evaluation cannot lose it.
+      if (n > 0) await queueEvaluation(trx, spansOf(chunk))
       next.reportsInserted += n
       next.reportsDuplicate += chunk.length - n
       if (n > 0) widenWindow(next, chunk)
