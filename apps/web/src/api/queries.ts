@@ -26,7 +26,8 @@ interface TrackerPage {
   pageInfo: { hasNextPage: boolean; endCursor: string | null }
 }
 
-const TRACKER_FIELDS = `id name currentStatus isActive lastSeenAt lastLocation { latitude longitude }
+/** Every field the page shows of a tracker: the list's query and the live trackerUpdated ask the same. */
+export const TRACKER_FIELDS = `id name currentStatus isActive lastSeenAt lastLocation { latitude longitude }
   lastNearestCity battery keys { hashedAdvKey isActive status }`
 
 /** Every tracker, following the API's pages (it caps one page at API_PAGE_SIZE_MAX). */
