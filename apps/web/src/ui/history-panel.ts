@@ -86,7 +86,14 @@ export class HistoryPanel {
     this.show([], null, 'Pick one or more trackers to see their history.')
   }
 
-  show(tracks: DrawnTrack[], range: TimeRange | null, message?: string): void {
+  /** The user is looking at a moment of the track (playing, or the slider moved back): not to be reset. */
+  get playingBack(): boolean {
+    return this.timer !== undefined || Number(this.slider.value) < Number(this.slider.max)
+  }
+
+  /** `keepList`: a reload of what is shown leaves the list of points open if it was. */
+  show(tracks: DrawnTrack[], range: TimeRange | null, message?: string, keepList = false): void {
+    const reopen = keepList && this.pointList.open
     this.stop()
     this.tracks = tracks
     this.range = range
@@ -104,6 +111,10 @@ export class HistoryPanel {
     this.renderDownloads()
     this.pointList.open = false
     this.pointList.replaceChildren(h('summary', {}, `List of points (${points.length})`))
+    if (reopen && hasPoints) {
+      this.pointList.open = true
+      this.renderList()
+    }
   }
 
   /** A warning under the summary (a range cut to the page's limit). */

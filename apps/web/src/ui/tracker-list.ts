@@ -56,7 +56,10 @@ export class TrackerList {
     const shown = this.trackers.filter(
       (t) => (!name || t.name.toLowerCase().includes(name)) && (!status || t.currentStatus === status),
     )
+    // Live updates re-render the list at any moment: focus stays on the same tracker's checkbox.
+    const focused = this.list.contains(document.activeElement) ? document.activeElement!.id : ''
     this.list.replaceChildren(...shown.map((tracker) => this.item(tracker)))
+    if (focused) document.getElementById(focused)?.focus()
     this.empty.hidden = shown.length > 0
     this.empty.textContent =
       this.trackers.length === 0
