@@ -1,5 +1,12 @@
 import type { GraphQLContext } from './context.ts'
-import type { HistoryPointModel, LocationReportModel, TrackerModel } from './models.ts'
+import type {
+  AlertDeliveryModel,
+  AlertModel,
+  AlertRuleModel,
+  HistoryPointModel,
+  LocationReportModel,
+  TrackerModel,
+} from './models.ts'
 
 interface LoaderQuery<T> {
   obj: T
@@ -22,5 +29,23 @@ export const loaders = {
   Tracker: {
     keys: (queries: LoaderQuery<TrackerModel>[], ctx: GraphQLContext) =>
       ctx.services.trackers.keysOf(queries.map((q) => q.obj.id)),
+  },
+  AlertRule: {
+    place: (queries: LoaderQuery<AlertRuleModel>[], ctx: GraphQLContext) =>
+      ctx.services.places.byIds(queries.map((q) => q.obj.placeId)),
+  },
+  Alert: {
+    rule: (queries: LoaderQuery<AlertModel>[], ctx: GraphQLContext) =>
+      ctx.services.alertRules.byIds(queries.map((q) => q.obj.ruleId)),
+    tracker: (queries: LoaderQuery<AlertModel>[], ctx: GraphQLContext) =>
+      ctx.services.trackers.byIds(queries.map((q) => q.obj.trackerId)),
+    place: (queries: LoaderQuery<AlertModel>[], ctx: GraphQLContext) =>
+      ctx.services.places.byIds(queries.map((q) => q.obj.placeId)),
+    deliveries: (queries: LoaderQuery<AlertModel>[], ctx: GraphQLContext) =>
+      ctx.services.alerts.deliveriesOf(queries.map((q) => q.obj.id)),
+  },
+  AlertDelivery: {
+    attemptLog: (queries: LoaderQuery<AlertDeliveryModel>[], ctx: GraphQLContext) =>
+      ctx.services.alerts.attemptsOf(queries.map((q) => q.obj.id)),
   },
 }

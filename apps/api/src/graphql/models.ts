@@ -67,3 +67,75 @@ export interface Page<T> {
   nodes: T[]
   pageInfo: PageInfoModel
 }
+
+export type AlertKindModel = 'ENTER' | 'LEAVE' | 'NOT_SEEN' | 'BATTERY'
+
+/** A place; trackerIds as stored (the Place.trackerIds resolver hides others' from a limited token). */
+export interface PlaceModel {
+  id: string
+  name: string
+  shape: 'CIRCLE' | 'POLYGON'
+  center: LocationModel | null
+  radiusM: number | null
+  polygon: number[][][] | null
+  trackerIds: string[] | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** A rule; its place is a relation (loader). */
+export interface AlertRuleModel {
+  id: string
+  name: string
+  kind: AlertKindModel
+  placeId: string | null
+  hysteresisM: number | null
+  confirmations: number | null
+  notSeenSeconds: number | null
+  batteryAtOrBelow: BatteryLevelModel | null
+  trackerIds: string[] | null
+  channelIds: string[]
+  enabled: boolean
+  muted: boolean
+  createdAt: Date
+  updatedAt: Date
+}
+
+/** An alert (alert_events); its rule, tracker, place and deliveries are relations (loaders). */
+export interface AlertModel {
+  id: string
+  kind: AlertKindModel
+  ruleId: string
+  trackerId: string
+  placeId: string | null
+  occurredAfter: Date | null
+  occurredBefore: Date
+  confirmedAt: Date
+  detectedAt: Date
+  lateBySeconds: number
+  location: LocationModel | null
+  detail: string
+  refined: boolean
+  refinedAt: Date | null
+  cancelled: boolean
+  cancelledAt: Date | null
+  cancelReason: string | null
+}
+
+/** One outbox row; its attempts are a relation (loader). */
+export interface AlertDeliveryModel {
+  id: string
+  channelId: string
+  channelName: string
+  channelKind: 'WEBHOOK' | 'NTFY' | 'MQTT'
+  action: 'FIRED' | 'CANCELLED'
+  status: 'PENDING' | 'DELIVERED' | 'FAILED'
+  gaveUp: boolean
+  attempts: number
+  lastError: string | null
+  lastAttemptAt: Date | null
+  lastStatusCode: number | null
+  nextAttemptAt: Date | null
+  deliveredAt: Date | null
+  createdAt: Date
+}

@@ -1,6 +1,7 @@
 import type { ApiTokenScope } from '@tracker/db'
 import type { GraphQLResolveInfo } from 'graphql'
 import { requireAllTrackers, requireScope, requireTracker, visibleTrackers } from '../services/access.ts'
+import { visibleTrackerIds } from '../services/alert-input.ts'
 import { actorOfToken } from '../services/tracker-deletion.service.ts'
 import { trackerStatus } from '../services/tracker-status.ts'
 import type { GraphQLContext } from './context.ts'
@@ -80,6 +81,18 @@ export const resolvers: Resolvers = {
       requireScope(ctx.token, 'admin', 'trackerDeletions')
       return ctx.services.deletions.list(args.first)
     },
+    // Alerts: a limited token sees places and rules for every tracker or for one of its own, and
+    // only its trackers' alerts; channels serve every rule, so they are for unlimited tokens only.
+    places: (_parent, args, ctx) => ctx.services.places.list(args, visibleTrackers(ctx.token)),
+    alertRules: (_parent, args, ctx) => ctx.services.alertRules.list(args, visibleTrackers(ctx.token)),
+    alertChannels: (_parent, args, ctx) => {
+      requireAllTrackers(ctx.token, 'alertChannels')
+      return ctx.services.alertChannels.list(args)
+    },
+    alerts: (_parent, args, ctx) => {
+      if (args.trackerId) requireTracker(ctx.token, args.trackerId, 'alerts')
+      return ctx.services.alerts.list(args, visibleTrackers(ctx.token))
+    },
   },
   Mutation: requireMutationScope({
     refreshLocationHistoryAggregates: (_parent, args, ctx) => {
@@ -124,11 +137,38 @@ export const resolvers: Resolvers = {
     },
     createApiToken: (_parent, args, ctx) => ctx.services.apiTokens.create(args),
     revokeApiToken: (_parent, args, ctx) => ctx.services.apiTokens.revoke(args.id),
+    // Places and rules check a limited token against what they name (the services read them).
+    createPlace: (_parent, args, ctx) => ctx.services.places.create(args.input, visibleTrackers(ctx.token)),
+    updatePlace: (_parent, args, ctx) =>
+      ctx.services.places.update(args.id, args.input, visibleTrackers(ctx.token)),
+    deletePlace: (_parent, args, ctx) =>
+      ctx.services.places.delete(args.id, args.deleteRules ?? false, visibleTrackers(ctx.token)),
+    createAlertRule: (_parent, args, ctx) =>
+      ctx.services.alertRules.create(args.input, visibleTrackers(ctx.token)),
+    updateAlertRule: (_parent, args, ctx) =>
+      ctx.services.alertRules.update(args.id, args.input, visibleTrackers(ctx.token)),
+    deleteAlertRule: (_parent, args, ctx) =>
+      ctx.services.alertRules.delete(args.id, visibleTrackers(ctx.token)),
+    createAlertChannel: (_parent, args, ctx) => {
+      requireAllTrackers(ctx.token, 'createAlertChannel')
+      return ctx.services.alertChannels.create(args.input)
+    },
+    deleteAlertChannel: (_parent, args, ctx) => {
+      requireAllTrackers(ctx.token, 'deleteAlertChannel')
+      return ctx.services.alertChannels.delete(args.id)
+    },
   }),
   Tracker: {
     currentStatus: (tracker, _args, ctx) => trackerStatus(tracker, ctx.requestTime, ctx.services.status),
     coverageGaps: (tracker, args, ctx) => ctx.services.coverage.gaps(tracker.id, args),
     coverage: (tracker, args, ctx) => ctx.services.coverage.coverage(tracker.id, args),
     polling: (tracker, _args, ctx) => ctx.services.polling.of(tracker.id),
+  },
+  // A limited token sees only its own trackers among a place's or a rule's.
+  Place: {
+    trackerIds: (place, _args, ctx) => visibleTrackerIds(place.trackerIds, visibleTrackers(ctx.token)),
+  },
+  AlertRule: {
+    trackerIds: (rule, _args, ctx) => visibleTrackerIds(rule.trackerIds, visibleTrackers(ctx.token)),
   },
 }

@@ -4,6 +4,9 @@ import type { LockService } from '@tracker/locks'
 import type { Kysely } from 'kysely'
 import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import type { ApiConfig } from '../env.ts'
+import { createAlertChannelService } from './alert-channel.service.ts'
+import { createAlertHistoryService } from './alert-history.service.ts'
+import { createAlertRuleService } from './alert-rule.service.ts'
 import { createApiTokenService } from './api-token.service.ts'
 import { TokenAuthenticator } from './api-tokens.ts'
 import { createCoverageService } from './coverage.service.ts'
@@ -11,6 +14,7 @@ import { createEndpointHealthService } from './endpoint-health.service.ts'
 import { createExportService } from './export.service.ts'
 import { createHistoryService, type HistoryPage } from './history.service.ts'
 import { createImportRunService } from './import-run.service.ts'
+import { createPlaceService } from './place.service.ts'
 import { createPollingService } from './polling.service.ts'
 import { createRefreshService } from './refresh.service.ts'
 import { createReportService } from './report.service.ts'
@@ -88,6 +92,10 @@ export function createServices(deps: ServiceDeps) {
       ...(deps.onHistoryRefreshed ? { onDeleted: deps.onHistoryRefreshed } : {}),
     }),
     status: config.status,
+    places: createPlaceService(db, { pagination: config.pagination }),
+    alertRules: createAlertRuleService(db, { pagination: config.pagination }),
+    alertChannels: createAlertChannelService(db, { pagination: config.pagination }),
+    alerts: createAlertHistoryService(db, { pagination: config.pagination }),
   }
 }
 

@@ -63,8 +63,14 @@ export async function deletePlace(db: Kysely<Database>, id: string): Promise<boo
   return deleted.numDeletedRows > 0n
 }
 
-export async function findPlace(db: Kysely<Database>, id: string): Promise<AlertPlace | undefined> {
-  return db.selectFrom('alert_places').selectAll().where('id', '=', id).executeTakeFirst()
+/** `forUpdate` (in a transaction): no rule can be created for it until the transaction ends. */
+export async function findPlace(
+  db: Kysely<Database>,
+  id: string,
+  options: { forUpdate?: boolean } = {},
+): Promise<AlertPlace | undefined> {
+  const query = db.selectFrom('alert_places').selectAll().where('id', '=', id)
+  return (options.forUpdate ? query.forUpdate() : query).executeTakeFirst()
 }
 
 /** One query for many ids; results in input order, undefined where an id does not exist (loaders). */
