@@ -11,7 +11,14 @@ export interface Receipt {
 }
 
 /** What the receiver answers the nth request (0-based): a status, or hold it open until released. */
-export type Answer = { status: number; headers?: Record<string, string>; body?: string } | 'hold'
+export type Answer =
+  | {
+      status: number
+      headers?: Record<string, string>
+      body?: string /** answer this much later */
+      delayMs?: number
+    }
+  | 'hold'
 
 /**
  * A real HTTP server on 127.0.0.1 that records every request and answers as the test says: a
@@ -48,8 +55,12 @@ export class HttpReceiver {
           res.on('close', () => receiver.#held.delete(res))
           return
         }
-        res.writeHead(answer.status, answer.headers ?? {})
-        res.end(answer.body ?? '')
+        const reply = () => {
+          res.writeHead(answer.status, answer.headers ?? {})
+          res.end(answer.body ?? '')
+        }
+        if (answer.delayMs) setTimeout(reply, answer.delayMs)
+        else reply()
       })
     })
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
