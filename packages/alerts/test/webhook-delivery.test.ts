@@ -5,7 +5,11 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, onTes
 import { type AlertDeliverySettings, startAlertDelivery } from '../src/deliver/alert-delivery.ts'
 import { createWebhookSender } from '../src/deliver/channels/webhook.channel.ts'
 import { Deliverer } from '../src/deliver/deliverer.ts'
-import { findOutboxDelivery, listDeliveryAttempts } from '../src/outbox/alert-outbox.repository.ts'
+import {
+  findOutboxDelivery,
+  listDeliveryAttempts,
+  notifyOutbox,
+} from '../src/outbox/alert-outbox.repository.ts'
 import type { AlertPayload } from '../src/outbox/alert-payload.ts'
 import { HttpReceiver } from './helpers/http-receiver.ts'
 import {
@@ -258,5 +262,49 @@ describe('webhook delivery', () => {
     receiver.release(200)
     expect(await pass).toMatchObject({ leased: 1, delivered: 0, unrecorded: 0, dropped: 1 })
     expect(await findOutboxDelivery(database.db, outboxId)).toBeNull()
+  })
+
+  it('stop() lets the send in flight finish and records it: nothing left half-done', async () => {
+    receiver.answer = () => 'hold'
+    const { outboxId } = await insertDelivery(database.db, {
+      kind: 'webhook',
+      url: receiver.url,
+      secret: newWebhookSecret(),
+    })
+    const delivery = await start()
+    await expect.poll(() => receiver.held).toBe(1)
+    let stopped = false
+    const stopping = delivery.stop().then(() => {
+      stopped = true
+    })
+    // Stopping waits for the answer.
+    await new Promise((resolve) => setImmediate(resolve))
+    expect(stopped).toBe(false)
+    receiver.release(200)
+    await stopping
+    expect(await findOutboxDelivery(database.db, outboxId)).toMatchObject({
+      status: 'delivered',
+      attempts: 1,
+      leasedUntil: null,
+    })
+  })
+
+  it('a NOTIFY on alert_outbox (notifyOutbox in the inserting transaction) wakes a sleeping deliverer at once', async () => {
+    receiver.answer = () => ({ status: 204 })
+    // Nothing pending: the worker sleeps a whole poll interval, a minute, unless woken.
+    const delivery = await start({ pollIntervalMs: 60_000 })
+    await expect.poll(() => delivery.status().passes).toBeGreaterThan(0)
+    const channelId = await insertChannel(database.db, {
+      kind: 'webhook',
+      url: receiver.url,
+      secret: newWebhookSecret(),
+    })
+    const event = await insertEvent(database.db)
+    const row = await database.db.transaction().execute(async (trx) => {
+      const inserted = await insertOutboxRow(trx, { event, channelId })
+      await notifyOutbox(trx)
+      return inserted
+    })
+    await expect.poll(() => statusOf(row.id), { timeout: 10_000 }).toBe('delivered')
   })
 })
