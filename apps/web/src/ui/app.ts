@@ -7,6 +7,7 @@ import { trackColour } from '../format.ts'
 import { loadHistories, MAX_POINTS_PER_TRACKER } from '../history/load-history.ts'
 import { historyRequests } from '../history/ranges.ts'
 import { type DrawnTrack, MapView } from '../map/map-view.ts'
+import { AlertsView } from './alerts-view.ts'
 import { h } from './dom.ts'
 import { HistoryPanel } from './history-panel.ts'
 import { LiveIndicator } from './live-indicator.ts'
@@ -58,6 +59,7 @@ export class App {
   private readonly picker: RangePicker
   private readonly panel: HistoryPanel
   private readonly manage: ManageView
+  private readonly alerts: AlertsView
   private readonly mapTab: HTMLElement
   private map!: MapView
   private generation = 0
@@ -115,6 +117,12 @@ export class App {
       onError: (error) => this.handleError(error),
       onTrackersChanged: () => this.refreshTrackers(),
     })
+    this.alerts = new AlertsView({
+      config,
+      session,
+      canWrite: canWrite(session),
+      onError: (error) => this.handleError(error),
+    })
     this.live = new LiveUpdates({
       onState: (state) => this.indicator.show(state),
       onConnected: () => {
@@ -154,16 +162,24 @@ export class App {
     const manageButton = h('button', { type: 'button', attrs: { 'aria-pressed': 'false' } }, 'Manage')
     const manageTab = h('div', { className: 'manage-tab' }, this.manage.element)
     manageTab.hidden = true
-    const showTab = (manage: boolean) => {
-      mapButton.setAttribute('aria-pressed', String(!manage))
-      manageButton.setAttribute('aria-pressed', String(manage))
-      this.mapTab.hidden = manage
-      manageTab.hidden = !manage
-      if (manage) void this.manage.refreshRuns()
-      else this.map.invalidateSize()
+    const alertsButton = h('button', { type: 'button', attrs: { 'aria-pressed': 'false' } }, 'Alerts')
+    const alertsTab = this.alerts.element
+    alertsTab.hidden = true
+    const showTab = (tab: 'map' | 'manage' | 'alerts') => {
+      mapButton.setAttribute('aria-pressed', String(tab === 'map'))
+      manageButton.setAttribute('aria-pressed', String(tab === 'manage'))
+      alertsButton.setAttribute('aria-pressed', String(tab === 'alerts'))
+      this.mapTab.hidden = tab !== 'map'
+      manageTab.hidden = tab !== 'manage'
+      alertsTab.hidden = tab !== 'alerts'
+      if (tab === 'alerts') this.alerts.show()
+      else this.alerts.hide()
+      if (tab === 'manage') void this.manage.refreshRuns()
+      if (tab === 'map') this.map.invalidateSize()
     }
-    mapButton.addEventListener('click', () => showTab(false))
-    manageButton.addEventListener('click', () => showTab(true))
+    mapButton.addEventListener('click', () => showTab('map'))
+    manageButton.addEventListener('click', () => showTab('manage'))
+    alertsButton.addEventListener('click', () => showTab('alerts'))
     const signOutButton = h('button', { type: 'button', id: 'sign-out' }, 'Sign out')
     signOutButton.addEventListener('click', async () => {
       try {
@@ -177,7 +193,7 @@ export class App {
     this.root.replaceChildren(
       h('header', { className: 'top' }, [
         h('h1', {}, 'Tracker'),
-        h('nav', { attrs: { 'aria-label': 'Views' } }, [mapButton, manageButton]),
+        h('nav', { attrs: { 'aria-label': 'Views' } }, [mapButton, alertsButton, manageButton]),
         h(
           'span',
           { className: 'who', title: `Session ends ${new Date(this.session.expiresAt).toLocaleString()}` },
@@ -187,7 +203,7 @@ export class App {
         signOutButton,
       ]),
       this.banner,
-      h('main', {}, [this.mapTab, manageTab]),
+      h('main', {}, [this.mapTab, alertsTab, manageTab]),
     )
     this.map = new MapView(this.mapElement, this.config)
     // Connected before the first load, so what changes during it is heard (or refetched on connect).
@@ -459,6 +475,7 @@ export class App {
   stop(): void {
     this.stopped = true
     this.live.stop()
+    this.alerts.stop()
     this.historyFeeds.clear()
     for (const work of [this.trackersReload, this.trackersRender, this.historyReload]) work.cancel()
     for (const timer of this.timers) window.clearInterval(timer)
