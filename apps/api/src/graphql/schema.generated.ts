@@ -903,7 +903,9 @@ export type TrackerDeletion = {
 
 /** A place's shape. */
 export type PlaceShape =
+  /** A centre and a radius. */
   | 'CIRCLE'
+  /** A GeoJSON Polygon: an outer ring and holes. */
   | 'POLYGON';
 
 /**
@@ -913,8 +915,11 @@ export type PlaceShape =
  */
 export type Place = {
   __typename?: 'Place';
+  /** Stable; the id rules and alerts name it by. */
   id: Scalars['ID']['output'];
+  /** 1 to 200 characters. */
   name: Scalars['String']['output'];
+  /** CIRCLE or POLYGON: which of center / radiusM and polygon are set. */
   shape: PlaceShape;
   /** CIRCLE: its centre; null for a polygon. */
   center?: Maybe<Location>;
@@ -930,13 +935,17 @@ export type Place = {
    * them.
    */
   trackerIds?: Maybe<Array<Scalars['ID']['output']>>;
+  /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** When it was last changed (updatePlace). */
   updatedAt: Scalars['DateTime']['output'];
 };
 
 export type PlaceConnection = {
   __typename?: 'PlaceConnection';
+  /** Oldest first. */
   nodes: Array<Place>;
+  /** Pass endCursor as `after` for the next page. */
   pageInfo: PageInfo;
 };
 
@@ -960,7 +969,9 @@ export type CircleInput = {
 export type CreatePlaceInput = {
   /** 1 to 200 characters (trimmed). */
   name: Scalars['String']['input'];
+  /** A circle place: centre and radius. */
   circle?: InputMaybe<CircleInput>;
+  /** A polygon place: a GeoJSON Polygon's coordinates (see above). */
   polygon?: InputMaybe<Array<Array<Array<Scalars['Float']['input']>>>>;
   /** The trackers it is for (at most 1,000); left out or null: every tracker. An empty list is refused. */
   trackerIds?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -970,7 +981,9 @@ export type CreatePlaceInput = {
 export type UpdatePlaceInput = {
   /** 1 to 200 characters (trimmed). */
   name?: InputMaybe<Scalars['String']['input']>;
+  /** Makes it this circle (a polygon place becomes a circle). */
   circle?: InputMaybe<CircleInput>;
+  /** Makes it this polygon (a circle place becomes a polygon). */
   polygon?: InputMaybe<Array<Array<Array<Scalars['Float']['input']>>>>;
   /** The trackers it is for; null: every tracker; left out: unchanged. */
   trackerIds?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -982,9 +995,13 @@ export type UpdatePlaceInput = {
  * NOT_SEEN: no report for the rule's duration; BATTERY: its battery reported at or below the rule's level.
  */
 export type AlertKind =
+  /** The tracker came into the rule's place. */
   | 'ENTER'
+  /** The tracker left the rule's place. */
   | 'LEAVE'
+  /** No report for the rule's duration. */
   | 'NOT_SEEN'
+  /** A report with the battery at or below the rule's level. */
   | 'BATTERY';
 
 /**
@@ -994,8 +1011,11 @@ export type AlertKind =
  */
 export type AlertRule = {
   __typename?: 'AlertRule';
+  /** Stable; the id updateAlertRule and alerts name it by. */
   id: Scalars['ID']['output'];
+  /** 1 to 200 characters. */
   name: Scalars['String']['output'];
+  /** What it watches; fixed once created. */
   kind: AlertKind;
   /** ENTER / LEAVE: the place it watches; null for the other kinds. */
   place?: Maybe<Place>;
@@ -1018,13 +1038,17 @@ export type AlertRule = {
   enabled: Scalars['Boolean']['output'];
   /** True: evaluated and recorded in the history, but not delivered. */
   muted: Scalars['Boolean']['output'];
+  /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** When it was last changed (updateAlertRule). */
   updatedAt: Scalars['DateTime']['output'];
 };
 
 export type AlertRuleConnection = {
   __typename?: 'AlertRuleConnection';
+  /** Oldest first. */
   nodes: Array<AlertRule>;
+  /** Pass endCursor as `after` for the next page. */
   pageInfo: PageInfo;
 };
 
@@ -1037,11 +1061,17 @@ export type AlertRuleConnection = {
 export type CreateAlertRuleInput = {
   /** 1 to 200 characters (trimmed). */
   name: Scalars['String']['input'];
+  /** What it watches; it cannot change later. */
   kind: AlertKind;
+  /** ENTER / LEAVE: the place (required); refused for the other kinds. */
   placeId?: InputMaybe<Scalars['ID']['input']>;
+  /** ENTER / LEAVE: 0 to 5,000 metres, default 50. */
   hysteresisM?: InputMaybe<Scalars['Float']['input']>;
+  /** ENTER / LEAVE: 1 to 10 reports in a row, default 2. */
   confirmations?: InputMaybe<Scalars['Int']['input']>;
+  /** NOT_SEEN: 900 to 31,622,400 seconds (required). */
   notSeenSeconds?: InputMaybe<Scalars['Int']['input']>;
+  /** BATTERY: MEDIUM, LOW or CRITICAL (required). */
   batteryAtOrBelow?: InputMaybe<BatteryLevel>;
   /** The trackers it watches (at most 1,000); left out or null: every tracker. An empty list is refused. */
   trackerIds?: InputMaybe<Array<Scalars['ID']['input']>>;
@@ -1055,15 +1085,23 @@ export type CreateAlertRuleInput = {
 
 /** What updateAlertRule changes: fields left out stay as they are. Kind and place cannot change. */
 export type UpdateAlertRuleInput = {
+  /** 1 to 200 characters (trimmed). */
   name?: InputMaybe<Scalars['String']['input']>;
+  /** ENTER / LEAVE only: 0 to 5,000 metres. */
   hysteresisM?: InputMaybe<Scalars['Float']['input']>;
+  /** ENTER / LEAVE only: 1 to 10. */
   confirmations?: InputMaybe<Scalars['Int']['input']>;
+  /** NOT_SEEN only: 900 to 31,622,400 seconds. */
   notSeenSeconds?: InputMaybe<Scalars['Int']['input']>;
+  /** BATTERY only: MEDIUM, LOW or CRITICAL. */
   batteryAtOrBelow?: InputMaybe<BatteryLevel>;
   /** null: every tracker; left out: unchanged. */
   trackerIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** Replaces its channels (an empty list: none). */
   channelIds?: InputMaybe<Array<Scalars['ID']['input']>>;
+  /** False: not evaluated at all. */
   enabled?: InputMaybe<Scalars['Boolean']['input']>;
+  /** True: evaluated and recorded, not delivered. */
   muted?: InputMaybe<Scalars['Boolean']['input']>;
 };
 
@@ -1073,15 +1111,21 @@ export type UpdateAlertRuleInput = {
  * a message on a topic of the MQTT bridge's broker.
  */
 export type AlertChannelKind =
+  /** An HTTP POST of the alert's JSON, signed (Standard Webhooks). */
   | 'WEBHOOK'
+  /** A JSON publish to an ntfy-compatible server's topic. */
   | 'NTFY'
+  /** A message on a topic of the broker in ALERTS_MQTT_URL (usually the bridge's). */
   | 'MQTT';
 
 /** Where alerts go. Its secret (a webhook's signing secret, an ntfy access token) is never returned. */
 export type AlertChannel = {
   __typename?: 'AlertChannel';
+  /** Stable; the id rules name it by (channelIds). */
   id: Scalars['ID']['output'];
+  /** 1 to 200 characters. */
   name: Scalars['String']['output'];
+  /** How it delivers. */
   kind: AlertChannelKind;
   /** WEBHOOK: the receiver; NTFY: the server; null for MQTT. */
   url?: Maybe<Scalars['String']['output']>;
@@ -1089,13 +1133,17 @@ export type AlertChannel = {
   topic?: Maybe<Scalars['String']['output']>;
   /** Whether it has a secret (a webhook always does; an ntfy channel when given an access token). */
   hasSecret: Scalars['Boolean']['output'];
+  /** When it was created. */
   createdAt: Scalars['DateTime']['output'];
+  /** When it was last changed. */
   updatedAt: Scalars['DateTime']['output'];
 };
 
 export type AlertChannelConnection = {
   __typename?: 'AlertChannelConnection';
+  /** Oldest first. */
   nodes: Array<AlertChannel>;
+  /** Pass endCursor as `after` for the next page. */
   pageInfo: PageInfo;
 };
 
@@ -1108,14 +1156,19 @@ export type AlertChannelConnection = {
 export type CreateAlertChannelInput = {
   /** 1 to 200 characters (trimmed). */
   name: Scalars['String']['input'];
+  /** How it delivers; it decides which of url, topic and secret it takes. */
   kind: AlertChannelKind;
+  /** WEBHOOK: the receiver (http or https); NTFY: the server. */
   url?: InputMaybe<Scalars['String']['input']>;
+  /** NTFY and MQTT: the topic. */
   topic?: InputMaybe<Scalars['String']['input']>;
+  /** WEBHOOK: the signing secret (left out: generated); NTFY: an access token. */
   secret?: InputMaybe<Scalars['String']['input']>;
 };
 
 export type CreatedAlertChannel = {
   __typename?: 'CreatedAlertChannel';
+  /** The channel as stored (without its secret). */
   channel: AlertChannel;
   /**
    * WEBHOOK: the signing secret (the one given, or the generated one): shown here once, never again;
@@ -1131,9 +1184,13 @@ export type CreatedAlertChannel = {
  */
 export type Alert = {
   __typename?: 'Alert';
+  /** Stable across refinement and cancellation. */
   id: Scalars['ID']['output'];
+  /** What happened (its rule's kind). */
   kind: AlertKind;
+  /** The rule that saw it. */
   rule: AlertRule;
+  /** The tracker it happened to. */
   tracker: Tracker;
   /** ENTER / LEAVE: the rule's place; null for the other kinds. */
   place?: Maybe<Place>;
@@ -1153,10 +1210,13 @@ export type Alert = {
   detail: Scalars['String']['output'];
   /** Whether a late report moved its interval after it was first recorded (the alert is not sent again). */
   refined: Scalars['Boolean']['output'];
+  /** When its interval was last moved; null when never. */
   refinedAt?: Maybe<Scalars['DateTime']['output']>;
   /** Whether a late report showed it did not happen; its channels were told (a `cancelled` delivery). */
   cancelled: Scalars['Boolean']['output'];
+  /** When it was cancelled; null when live. */
   cancelledAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Why it was cancelled, in words; null when live. */
   cancelReason?: Maybe<Scalars['String']['output']>;
   /** Its deliveries: one per channel and action (FIRED, then CANCELLED if it was), oldest first. */
   deliveries: Array<AlertDelivery>;
@@ -1164,13 +1224,17 @@ export type Alert = {
 
 export type AlertConnection = {
   __typename?: 'AlertConnection';
+  /** Newest first, by occurredBefore (then id). */
   nodes: Array<Alert>;
+  /** Pass endCursor as `after` for older alerts. */
   pageInfo: PageInfo;
 };
 
 /** FIRED: the alert itself; CANCELLED: the news that it did not happen. */
 export type AlertDeliveryAction =
+  /** The alert itself. */
   | 'FIRED'
+  /** The news that a late report undid it. */
   | 'CANCELLED';
 
 /**
@@ -1178,8 +1242,11 @@ export type AlertDeliveryAction =
  * after the deliverer's attempt limit (or a channel that refused it for good).
  */
 export type AlertDeliveryStatus =
+  /** Not delivered yet: tried again at nextAttemptAt. */
   | 'PENDING'
+  /** The channel accepted it. */
   | 'DELIVERED'
+  /** Given up: no further attempt is made. */
   | 'FAILED';
 
 /** One alert's delivery to one channel: sent at least once, its id the idempotency key every attempt carries. */
@@ -1190,10 +1257,15 @@ export type AlertDelivery = {
    * ntfy's X-Idempotency-Key header, MQTT's `idempotency-key` user property.
    */
   id: Scalars['ID']['output'];
+  /** The channel it goes to. */
   channelId: Scalars['ID']['output'];
+  /** The channel's name. */
   channelName: Scalars['String']['output'];
+  /** The channel's kind. */
   channelKind: AlertChannelKind;
+  /** The alert (FIRED) or its cancellation (CANCELLED). */
   action: AlertDeliveryAction;
+  /** PENDING, DELIVERED or FAILED (given up). */
   status: AlertDeliveryStatus;
   /** True when the deliverer gave up (status FAILED). */
   gaveUp: Scalars['Boolean']['output'];
@@ -1201,12 +1273,15 @@ export type AlertDelivery = {
   attempts: Scalars['Int']['output'];
   /** The last failed attempt's error; null when none failed. */
   lastError?: Maybe<Scalars['String']['output']>;
+  /** When the latest attempt was made; null before the first. */
   lastAttemptAt?: Maybe<Scalars['DateTime']['output']>;
   /** The HTTP status of the last attempt (webhook, ntfy); null for MQTT or without an answer. */
   lastStatusCode?: Maybe<Scalars['Int']['output']>;
   /** PENDING: when it is tried next; null otherwise. */
   nextAttemptAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When a channel accepted it; null until then. */
   deliveredAt?: Maybe<Scalars['DateTime']['output']>;
+  /** When it was queued (with the evaluation that recorded the alert). */
   createdAt: Scalars['DateTime']['output'];
   /** Every attempt, first to last. */
   attemptLog: Array<AlertDeliveryAttempt>;
@@ -1217,11 +1292,15 @@ export type AlertDeliveryAttempt = {
   __typename?: 'AlertDeliveryAttempt';
   /** 1 for the first. */
   attempt: Scalars['Int']['output'];
+  /** When it was sent. */
   attemptedAt: Scalars['DateTime']['output'];
+  /** How long the send took, in milliseconds. */
   durationMs: Scalars['Int']['output'];
+  /** Whether the channel accepted it. */
   ok: Scalars['Boolean']['output'];
   /** The HTTP status (webhook, ntfy); null for MQTT or without an answer. */
   statusCode?: Maybe<Scalars['Int']['output']>;
+  /** Why it failed; null when ok. */
   error?: Maybe<Scalars['String']['output']>;
 };
 
