@@ -219,6 +219,27 @@ suite(title, () => {
     expect(places.nodes).toContainEqual({ name: 'Bakery', radiusM: 300 })
   })
 
+  it('fits a phone, in dark mode: the map of places above the list', async () => {
+    const phone = await browser.newContext({
+      viewport: { width: 390, height: 844 },
+      isMobile: true,
+      hasTouch: true,
+      colorScheme: 'dark',
+    })
+    const phonePage = await phone.newPage()
+    await phonePage.goto(await web.stack.newSignInLink())
+    await phonePage.getByRole('button', { name: 'Alerts' }).click()
+    await phonePage.locator(`li.alert[data-alert-id="${ids.left}"]`).waitFor()
+    await phonePage.locator('#alerts-map[data-places="3"]').waitFor()
+    const overflow = await phonePage.evaluate(() => document.documentElement.scrollWidth - window.innerWidth)
+    expect(overflow).toBeLessThanOrEqual(0)
+    const map = (await phonePage.locator('#alerts-map').boundingBox())!
+    const list = (await phonePage.getByRole('list', { name: 'Alerts' }).boundingBox())!
+    expect(map.y).toBeLessThan(list.y)
+    await screenshot(phonePage, 'alerts-phone')
+    await phone.close()
+  })
+
   it('makes no request that leaves the machine, and breaks no Content-Security-Policy rule', () => {
     expect(foreign).toEqual([])
     expect(consoleErrors.filter((text) => /Content.Security.Policy/i.test(text))).toEqual([])
