@@ -165,7 +165,7 @@ describe('evaluation in report time', () => {
     expect(await outboxOf(database.db, tracker.id)).toEqual([])
   })
 
-  it('empties its queue, and leaves it whole when an evaluation fails', async () => {
+  it("empties its queue, and leaves a tracker's whole when its evaluation fails, without holding up the others", async () => {
     const tracker = await trackerWithHomeRules()
     await importReports(database.db, tracker, [at(0, INSIDE), at(30, OUTSIDE), at(60, OUTSIDE)])
     const queued = () =>
@@ -183,9 +183,13 @@ describe('evaluation in report time', () => {
       .returning('id')
       .executeTakeFirstOrThrow()
     await insertRule(database.db, { kind: 'enter', place_id: broken.id, tracker_ids: [tracker.id] })
-    await expect(evaluatePending(database.db)).rejects.toThrow()
+    // Another tracker queued behind it is not held up.
+    const other = await trackerWithHomeRules()
+    await importReports(database.db, other, [at(0, INSIDE), at(30, OUTSIDE), at(60, OUTSIDE)])
+    await expect(evaluatePending(database.db)).rejects.toThrow(new RegExp(tracker.id))
     expect(await queued()).toHaveLength(1)
     expect(await eventsOf(database.db, tracker.id)).toEqual([])
+    expect(live(await eventsOf(database.db, other.id))).toEqual([{ kind: 'leave', after: 0, before: 30 }])
     await database.db.deleteFrom('alert_places').where('id', '=', broken.id).execute()
     await evaluatePending(database.db)
     expect(await queued()).toHaveLength(0)

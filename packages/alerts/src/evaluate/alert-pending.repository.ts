@@ -41,10 +41,15 @@ export function spansOf(reports: Iterable<{ trackerId: string; timestamp: Date }
 }
 
 /** Trackers with queued work, the longest-waiting first. */
-export async function trackersWithPendingWork(db: Kysely<Database>, limit: number): Promise<string[]> {
+export async function trackersWithPendingWork(
+  db: Kysely<Database>,
+  limit: number,
+  excluding: readonly string[] = [],
+): Promise<string[]> {
   const rows = await db
     .selectFrom('alert_pending')
     .select('tracker_id')
+    .$if(excluding.length > 0, (q) => q.where('tracker_id', 'not in', excluding))
     .groupBy('tracker_id')
     .orderBy(sql`min(id)`)
     .limit(limit)

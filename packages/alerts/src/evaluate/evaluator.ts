@@ -31,18 +31,30 @@ export async function evaluatePending(
   db: Kysely<Database>,
 ): Promise<EvaluationCounts & { trackers: number }> {
   const total = { ...emptyCounts(), trackers: 0 }
+  // A tracker whose evaluation failed (say a rule deleted under it) keeps its queue for the next
+  // pass; the others are not held up by it.
+  const failed = new Map<string, unknown>()
   for (;;) {
-    const trackerIds = await trackersWithPendingWork(db, TRACKERS_PER_PASS)
-    if (trackerIds.length === 0) return total
+    const trackerIds = await trackersWithPendingWork(db, TRACKERS_PER_PASS, [...failed.keys()])
     for (const trackerId of trackerIds) {
-      const counts = await db.transaction().execute((trx) => evaluateQueued(trx, trackerId))
-      if (counts) {
-        add(total, counts)
-        total.trackers++
+      try {
+        const counts = await db.transaction().execute((trx) => evaluateQueued(trx, trackerId))
+        if (counts) {
+          add(total, counts)
+          total.trackers++
+        }
+      } catch (error) {
+        failed.set(trackerId, error)
       }
     }
-    if (trackerIds.length < TRACKERS_PER_PASS) return total
+    if (trackerIds.length < TRACKERS_PER_PASS) break
   }
+  if (failed.size > 0)
+    throw new AggregateError(
+      [...failed.values()],
+      `alert evaluation failed for trackers ${[...failed.keys()].join(', ')}`,
+    )
+  return total
 }
 
 async function evaluateQueued(
