@@ -1,6 +1,18 @@
 import { randomBytes } from 'node:crypto'
-import type { Database, TrackerDatabase } from '@tracker/db'
+import type { Database, EmbeddedDatabase, TrackerDatabase } from '@tracker/db'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
+import { type CopyField, inlineParameters, parseCopyText, sqlIdentifier, sqlLiteral } from './copy-text.ts'
+
+export interface PageOptions<R> {
+  /**
+   * Columns whose values order the query's rows and tell any two apart: its ORDER BY, every column
+   * ascending and NOT NULL. On the embedded engine the rows are then read a page at a time by COPY,
+   * each page the query's rows after the last one read (see ExportCursorReader); ignored on a server.
+   */
+  key?: readonly (keyof R & string)[]
+}
+
+const EMPTY = new Uint8Array(0)
 
 /**
  * Reads the rows of one or more queries through database cursors, a page (FETCH) at a time, for the
@@ -14,12 +26,23 @@ import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
  * holding a transaction for as long as a client downloads would stop everyone else: each cursor is
  * WITH HOLD instead (materialized when declared, spilling to disk beyond work_mem) and each FETCH
  * takes the session only for itself, so other requests run between pages.
+ *
+ * A query with a `key` is read on the embedded engine without a cursor: each page is its own
+ * statement, COPY (the query's rows after the last page's last key, LIMIT page + 1) TO '/dev/blob',
+ * its text parsed here. Rows through the engine's query protocol cost about three times the
+ * statement: its JavaScript side copies and decodes every field of every row on its own (100,000
+ * reports of 11 columns: 2.1-2.3 s through FETCH, of which 1.6 s in that parsing, against 0.6-0.7 s
+ * for a COPY of them), which held the reports export at 0.3 of a bare COPY. Each page sees the data as it is when the page is read (no snapshot for
+ * the whole query): a row written meanwhile shows up if it sorts after the page being read, no row
+ * comes twice and the order holds.
  */
 export class ExportCursorReader {
   readonly #database: TrackerDatabase
   readonly #signal: AbortSignal
   #held: { conn: Kysely<Database>; release: () => Promise<void>; pid: number } | undefined
   #closed = false
+  /** Result columns of each statement read by COPY, by its SQL (the same for every tracker). */
+  readonly #described = new Map<string, CopyField[]>()
 
   private constructor(database: TrackerDatabase, signal: AbortSignal) {
     this.#database = database
@@ -56,7 +79,13 @@ export class ExportCursorReader {
   }
 
   /** The query's rows, `pageSize` at a time, in its order. */
-  async *pages<R>(query: Compilable<R>, pageSize: number): AsyncGenerator<R[]> {
+  pages<R>(query: Compilable<R>, pageSize: number, options: PageOptions<R> = {}): AsyncGenerator<R[]> {
+    if (options.key && options.key.length > 0 && this.#database.mode === 'embedded')
+      return this.#copyPages(query, pageSize, options.key)
+    return this.#cursorPages(query, pageSize)
+  }
+
+  async *#cursorPages<R>(query: Compilable<R>, pageSize: number): AsyncGenerator<R[]> {
     const name = `tracker_export_${randomBytes(6).toString('hex')}`
     const compiled = query.compile()
     const conn = this.#held?.conn ?? this.#database.db
@@ -83,6 +112,55 @@ export class ExportCursorReader {
       // A cursor of an aborted transaction is gone with the rollback; a WITH HOLD one must be closed.
       if (open && !this.#held) await conn.executeQuery(CompiledQuery.raw(`CLOSE ${name}`)).catch(() => {})
     }
+  }
+
+  /** The embedded engine's keyset pages: COPY of the query's next `pageSize` (+ 1, to know of more) rows. */
+  async *#copyPages<R>(query: Compilable<R>, pageSize: number, key: readonly string[]): AsyncGenerator<R[]> {
+    const embedded = this.#database as EmbeddedDatabase
+    const compiled = query.compile()
+    this.#signal.throwIfAborted()
+    const fields = await this.#describe(embedded, compiled.sql)
+    const keyAt = key.map((column) => {
+      const at = fields.findIndex((f) => f.name === column)
+      if (at < 0) throw new Error(`the key column ${column} is not among the query's columns`)
+      return at
+    })
+    const statement = inlineParameters(compiled)
+    const order = key.map((column) => `page.${sqlIdentifier(column)}`)
+    const decoder = new TextDecoder()
+    let after: string[] | undefined
+    while (true) {
+      this.#signal.throwIfAborted()
+      // The first key column bounds the index scan; the row comparison finds the place within it.
+      const where = after
+        ? ` WHERE ${order[0]} >= ${sqlLiteral(after[0])} AND (${order.join(', ')}) > (${after.map(sqlLiteral).join(', ')})`
+        : ''
+      const copy = `COPY (SELECT * FROM (${statement}) AS page${where} ORDER BY ${order.join(', ')} LIMIT ${pageSize + 1}) TO '/dev/blob' WITH (FORMAT text, ENCODING 'UTF8')`
+      const result = await embedded.engineMutex.run(() => embedded.engine.query(copy))
+      const bytes = result.blob ? new Uint8Array(await result.blob.arrayBuffer()) : EMPTY
+      const page = parseCopyText<R>(decoder.decode(bytes), fields, pageSize)
+      if (page.rows.length > 0) yield page.rows
+      if (!page.more) return
+      after = keyAt.map((at, i) => {
+        const value = page.lastText![at]
+        if (value === null || value === undefined) throw new Error(`the key column ${key[i]} is NULL`)
+        return value
+      })
+    }
+  }
+
+  async #describe(embedded: EmbeddedDatabase, statement: string): Promise<CopyField[]> {
+    let fields = this.#described.get(statement)
+    if (!fields) {
+      const described = await embedded.engineMutex.run(() => embedded.engine.describeQuery(statement))
+      fields = described.resultFields.map((f) => ({
+        name: f.name,
+        dataTypeID: f.dataTypeID,
+        parser: f.parser,
+      }))
+      this.#described.set(statement, fields)
+    }
+    return fields
   }
 
   /** Ends the transaction and gives the connection back; idempotent. */

@@ -31,6 +31,8 @@ export interface ExportRequest {
 
 /** Rows per FETCH: a page is all the export holds of the database's answer at a time. */
 export const EXPORT_FETCH_ROWS = 1000
+/** What orders a tracker's raw reports and tells them apart (the export's ORDER BY; the primary key). */
+const REPORT_KEY = ['timestamp', 'hashed_adv_key'] as const
 /** Trackers in one export at most. */
 export const EXPORT_MAX_TRACKERS = 100
 
@@ -215,7 +217,7 @@ export function createExportService(database: TrackerDatabase, limits: ExportLim
                 from: request.from,
                 to: request.to,
               })
-              for await (const rows of reader.pages(query, EXPORT_FETCH_ROWS)) {
+              for await (const rows of reader.pages(query, EXPORT_FETCH_ROWS, { key: REPORT_KEY })) {
                 yield rows.map(
                   (row): ExportPoint => ({
                     trackerId: tracker.id,
