@@ -13,5 +13,6 @@ export {
   type ExportTracker,
   type ExtraField,
   type ExtraValue,
+  isoTime,
 } from './point.ts'
 export { escapeXml } from './xml.ts'

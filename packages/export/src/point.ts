@@ -53,7 +53,36 @@ export function decimal(value: number): string {
   return value.toFixed(20).replace(/\.?0+$/, '')
 }
 
-export const isoTime = (time: Date) => time.toISOString()
+const DAY_MS = 86_400_000
+/** 0000-01-01T00:00:00.000Z and 9999-12-31T23:59:59.999Z: the years toISOString writes with four digits. */
+const FOUR_DIGIT_YEARS = [-62_167_219_200_000, 253_402_300_799_999] as const
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'))
+const THREE_DIGITS = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, '0'))
+let cachedDay = Number.NaN
+let cachedDate = ''
+
+/**
+ * time.toISOString(), the same text (UTC, milliseconds, "Z"), without its cost for every point:
+ * the date part is kept while the points stay on one day and the time of day is put together from
+ * digits (toISOString was 40% of the CSV writer's time). Other years and invalid dates: toISOString.
+ */
+export function isoTime(time: Date): string {
+  const ms = time.getTime()
+  const day = Math.floor(ms / DAY_MS)
+  if (day !== cachedDay) {
+    if (!(ms >= FOUR_DIGIT_YEARS[0] && ms <= FOUR_DIGIT_YEARS[1])) return time.toISOString()
+    cachedDate = time.toISOString().slice(0, 11)
+    cachedDay = day
+  }
+  let rest = ms - day * DAY_MS
+  const milli = rest % 1000
+  rest = (rest - milli) / 1000
+  const second = rest % 60
+  rest = (rest - second) / 60
+  const minute = rest % 60
+  const hour = (rest - minute) / 60
+  return `${cachedDate}${TWO_DIGITS[hour]}:${TWO_DIGITS[minute]}:${TWO_DIGITS[second]}.${THREE_DIGITS[milli]}Z`
+}
 
 export type TrackerEvent =
   | { kind: 'start'; tracker: ExportTracker }

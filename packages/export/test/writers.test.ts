@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import {
   type ExportOptions,
   type ExportPoint,
+  isoTime,
   splitAtAntimeridian,
   writeCsv,
   writeGeoJson,
@@ -310,4 +311,34 @@ it('escapes the five XML specials and leaves out what XML 1.0 cannot carry', asy
   const { escapeXml } = await import('../src/index.ts')
   expect(escapeXml(`a<b>&"'`)).toBe('a&lt;b&gt;&amp;&quot;&apos;')
   expect(escapeXml('bell\u0007 lone\uD800 pair😀 tab\t')).toBe('bell lone pair😀 tab\t')
+})
+
+describe('isoTime', () => {
+  it('is toISOString: across days back and forth, before 1970, at the four-digit years’ ends and beyond', () => {
+    const times = [
+      0,
+      -1,
+      1,
+      -86_400_000,
+      -86_400_001,
+      951_782_400_000,
+      951_868_799_999,
+      t0,
+      t0 - 1,
+      t0 + 999,
+      -62_167_219_200_000,
+      -62_167_219_200_001,
+      253_402_300_799_999,
+      253_402_300_800_000,
+      8.64e15,
+      -8.64e15,
+    ]
+    for (let i = 0; i < 5000; i++)
+      times.push(t0 + Math.round((Math.sin(i) + 0.5 * Math.cos(i * 7)) * 40 * 86_400_000))
+    for (const ms of times) expect(isoTime(new Date(ms)), String(ms)).toBe(new Date(ms).toISOString())
+  })
+
+  it('throws for an invalid date, as toISOString', () => {
+    expect(() => isoTime(new Date(Number.NaN))).toThrow(RangeError)
+  })
 })
