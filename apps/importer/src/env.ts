@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs'
+import type { AlertDeliverySettings } from '@tracker/alerts'
 import {
   booleanVar,
   connectOptionsFromEnv,
@@ -17,6 +19,12 @@ import {
 import { LOCK_NAMES, redisKey } from '@tracker/locks'
 import { Cron } from 'croner'
 import { z } from 'zod'
+
+/** Unset and empty (as env files write an unset value) are the same. */
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value === '' ? undefined : value))
 
 export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
   REDIS_URL: redisUrlVar(),
@@ -82,6 +90,24 @@ export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
   IMPORT_RETRY_BACKOFF: durationVar('IMPORT_RETRY_BACKOFF', '15 seconds'),
   // Imports wake the evaluator at once; the interval is for not-seen rules and retries.
   ALERTS_EVALUATE_INTERVAL: durationVar('ALERTS_EVALUATE_INTERVAL', '1 minute'),
+  // Delivery of the alert outbox (webhook, ntfy, MQTT), run by the importer process.
+  ALERTS_DELIVERY: z.enum(['on', 'off'], { error: 'ALERTS_DELIVERY must be "on" or "off"' }).default('on'),
+  ALERTS_MAX_ATTEMPTS: wholeNumberVar('ALERTS_MAX_ATTEMPTS', 10, { max: 100 }),
+  ALERTS_RETRY_BACKOFF: durationVar('ALERTS_RETRY_BACKOFF', '30 seconds'),
+  ALERTS_RETRY_BACKOFF_MAX: durationVar('ALERTS_RETRY_BACKOFF_MAX', '2 hours'),
+  ALERTS_SEND_TIMEOUT: durationVar('ALERTS_SEND_TIMEOUT', '15 seconds'),
+  ALERTS_LEASE: durationVar('ALERTS_LEASE', '1 minute'),
+  ALERTS_POLL_INTERVAL: durationVar('ALERTS_POLL_INTERVAL', '5 seconds'),
+  ALERTS_MQTT_URL: optionalString.refine(
+    (value) => value === undefined || /^(mqtts?|wss?):\/\/[^\s]+$/.test(value),
+    'ALERTS_MQTT_URL must be an mqtt://, mqtts://, ws:// or wss:// URL',
+  ),
+  ALERTS_MQTT_USERNAME: optionalString,
+  ALERTS_MQTT_PASSWORD: optionalString,
+  ALERTS_MQTT_CA_FILE: optionalString,
+  ALERTS_MQTT_CERT_FILE: optionalString,
+  ALERTS_MQTT_KEY_FILE: optionalString,
+  ALERTS_MQTT_REJECT_UNAUTHORIZED: booleanVar('ALERTS_MQTT_REJECT_UNAUTHORIZED', true),
   GEOCODER: z.enum(['offline', 'off'], { error: 'GEOCODER must be "offline" or "off"' }).default('offline'),
   GEOCODER_MAX_DISTANCE_KM: z.coerce
     .number()
@@ -128,6 +154,8 @@ export interface ImporterConfig {
   retryBackoffMs: number
   /** How often alerts are evaluated without an import waking them (not-seen rules, retries). */
   alertsEvaluateIntervalMs: number
+  /** Delivery of the alert outbox; null with ALERTS_DELIVERY=off (another process delivers, or nobody). */
+  alertDelivery: AlertDeliverySettings | null
   geocoder: 'offline' | 'off'
   geocoderMaxDistanceKm: number
   httpPort: number
@@ -199,12 +227,66 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
     lockTtlMs: e.IMPORT_LOCK_TTL,
     retryBackoffMs: e.IMPORT_RETRY_BACKOFF,
     alertsEvaluateIntervalMs: e.ALERTS_EVALUATE_INTERVAL,
+    alertDelivery: alertDeliverySettings(e),
     geocoder: e.GEOCODER,
     geocoderMaxDistanceKm: e.GEOCODER_MAX_DISTANCE_KM,
     httpPort: e.IMPORTER_HTTP_PORT,
     httpHost: e.IMPORTER_HTTP_HOST,
     logLevel: e.LOG_LEVEL,
     retention,
+  }
+}
+
+/** Less than this between the send timeout and the lease leaves no time to record the attempt. */
+const LEASE_MARGIN_MS = 5000
+
+function alertDeliverySettings(e: z.infer<typeof importerEnvSchema>): AlertDeliverySettings | null {
+  if (e.ALERTS_DELIVERY === 'off') return null
+  const problems: string[] = []
+  if (e.ALERTS_LEASE < e.ALERTS_SEND_TIMEOUT + LEASE_MARGIN_MS)
+    problems.push(
+      'ALERTS_LEASE must be at least 5 seconds longer than ALERTS_SEND_TIMEOUT (a lease that runs out during a send lets another deliverer send the row too)',
+    )
+  if (e.ALERTS_RETRY_BACKOFF > e.ALERTS_RETRY_BACKOFF_MAX)
+    problems.push('ALERTS_RETRY_BACKOFF must not be longer than ALERTS_RETRY_BACKOFF_MAX')
+  if (Boolean(e.ALERTS_MQTT_CERT_FILE) !== Boolean(e.ALERTS_MQTT_KEY_FILE))
+    problems.push(
+      'ALERTS_MQTT_CERT_FILE and ALERTS_MQTT_KEY_FILE go together (a client certificate and its key)',
+    )
+  if (problems.length > 0)
+    throw new ImporterConfigError(
+      `Invalid importer configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`,
+    )
+  const pem = (variable: string, path: string | undefined) => {
+    if (!path) return undefined
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (error) {
+      throw new ImporterConfigError(
+        `Invalid importer configuration:\n  - ${variable}: cannot read ${path} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      )
+    }
+  }
+  const ca = pem('ALERTS_MQTT_CA_FILE', e.ALERTS_MQTT_CA_FILE)
+  const cert = pem('ALERTS_MQTT_CERT_FILE', e.ALERTS_MQTT_CERT_FILE)
+  const key = pem('ALERTS_MQTT_KEY_FILE', e.ALERTS_MQTT_KEY_FILE)
+  return {
+    maxAttempts: e.ALERTS_MAX_ATTEMPTS,
+    backoff: { initialMs: e.ALERTS_RETRY_BACKOFF, maxMs: e.ALERTS_RETRY_BACKOFF_MAX },
+    sendTimeoutMs: e.ALERTS_SEND_TIMEOUT,
+    leaseMs: e.ALERTS_LEASE,
+    pollIntervalMs: e.ALERTS_POLL_INTERVAL,
+    mqtt: e.ALERTS_MQTT_URL
+      ? {
+          url: e.ALERTS_MQTT_URL,
+          ...(e.ALERTS_MQTT_USERNAME ? { username: e.ALERTS_MQTT_USERNAME } : {}),
+          ...(e.ALERTS_MQTT_PASSWORD ? { password: e.ALERTS_MQTT_PASSWORD } : {}),
+          ...(ca !== undefined ? { ca } : {}),
+          ...(cert !== undefined ? { cert } : {}),
+          ...(key !== undefined ? { key } : {}),
+          rejectUnauthorized: e.ALERTS_MQTT_REJECT_UNAUTHORIZED,
+        }
+      : null,
   }
 }
 
@@ -235,5 +317,24 @@ export function describeConfig(config: ImporterConfig): Record<string, unknown> 
     runOnStart: config.runOnStart,
     insertBatchSize: config.insertBatchSize,
     geocoder: config.geocoder,
+    alertDelivery: config.alertDelivery
+      ? {
+          maxAttempts: config.alertDelivery.maxAttempts,
+          backoff: config.alertDelivery.backoff,
+          sendTimeoutMs: config.alertDelivery.sendTimeoutMs,
+          leaseMs: config.alertDelivery.leaseMs,
+          pollIntervalMs: config.alertDelivery.pollIntervalMs,
+          mqtt: config.alertDelivery.mqtt
+            ? {
+                url: redactUrl(config.alertDelivery.mqtt.url),
+                username: config.alertDelivery.mqtt.username,
+                password: config.alertDelivery.mqtt.password ? '***' : undefined,
+                ca: Boolean(config.alertDelivery.mqtt.ca),
+                clientCertificate: Boolean(config.alertDelivery.mqtt.cert),
+                rejectUnauthorized: config.alertDelivery.mqtt.rejectUnauthorized,
+              }
+            : 'not configured (mqtt channels fail until ALERTS_MQTT_URL is set)',
+        }
+      : 'off',
   }
 }

@@ -1,3 +1,4 @@
+export { AlertDeliveryMetrics, startAlertDeliverer } from './alerts/alert-deliverer.ts'
 export {
   describeConfig,
   type ImporterConfig,

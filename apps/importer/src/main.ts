@@ -9,6 +9,7 @@ import {
 } from '@tracker/db'
 import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
 import pino, { type Logger } from 'pino'
+import { startAlertDeliverer } from './alerts/alert-deliverer.ts'
 import { type ImporterConfig, parseImporterEnv } from './env.ts'
 import { startImporter } from './importer.ts'
 import type { ImportOutcome } from './run/run-import.ts'
@@ -183,6 +184,17 @@ async function serve(config: ImporterConfig, logger: Logger): Promise<number> {
     await database.close()
     throw error
   })
+  const alerts = await startAlertDeliverer({
+    database,
+    logger,
+    config,
+    registry: importer.metrics.registry,
+  }).catch(async (error) => {
+    await importer.stop()
+    await locks.close()
+    await database.close()
+    throw error
+  })
   await new Promise<void>((resolve) => {
     const onSignal = (signal: string) => {
       logger.info({ signal }, 'shutting down')
@@ -192,6 +204,7 @@ async function serve(config: ImporterConfig, logger: Logger): Promise<number> {
     process.once('SIGINT', onSignal)
   })
   await importer.stop()
+  await alerts?.stop()
   await locks.close()
   await database.close()
   return 0
@@ -202,11 +215,19 @@ async function once(config: ImporterConfig, logger: Logger, waitForLockMs: numbe
   const locks = makeLocks(config, logger)
   try {
     const importer = await startImporter({ database, locks, logger, config, http: false, schedule: false })
-    const stopOnSignal = () => void importer.stop()
+    const alerts = await startAlertDeliverer({
+      database,
+      logger,
+      config,
+      registry: importer.metrics.registry,
+    })
+    const stopOnSignal = () => void importer.stop().then(() => alerts?.stop())
     process.once('SIGTERM', stopOnSignal)
     process.once('SIGINT', stopOnSignal)
     const result = await importer.runNow('once', { waitForLockMs })
     await importer.stop()
+    // What the run's alerts put in the outbox goes out before the process exits (retries wait for the next run).
+    await alerts?.stop({ drain: true })
     return EXIT_CODES[result.outcome]
   } finally {
     await locks.close()

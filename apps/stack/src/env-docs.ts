@@ -95,6 +95,28 @@ const MEANINGS: Record<string, string> = {
   IMPORT_LOCK_TTL: 'TTL of the import lock (extended while a run works)',
   IMPORT_RETRY_BACKOFF:
     'first retry of a run Redis kept from starting; doubling (at most 10 min) until the next run',
+  ALERTS_EVALUATE_INTERVAL:
+    'how often alerts are evaluated without an import waking them (not-seen rules; a failed pass is retried)',
+  ALERTS_DELIVERY:
+    '`on`: this importer delivers the alert outbox (webhook, ntfy, MQTT); `off`: it does not (another replica does, or nobody)',
+  ALERTS_MAX_ATTEMPTS:
+    'attempts per alert and channel; the last failed one gives the delivery up (status failed)',
+  ALERTS_RETRY_BACKOFF:
+    'wait after a failed delivery attempt, doubling per attempt, jittered (between half and all of it)',
+  ALERTS_RETRY_BACKOFF_MAX: "longest wait between two attempts (a receiver's Retry-After included)",
+  ALERTS_SEND_TIMEOUT: 'one delivery attempt: the HTTP answer, or the MQTT PUBACK',
+  ALERTS_LEASE:
+    'how long a deliverer holds an alert it sends; one that dies is resent (same idempotency key) after this; at least ALERTS_SEND_TIMEOUT + 5 s',
+  ALERTS_POLL_INTERVAL:
+    'longest sleep of the deliverer between looks at the outbox (due retries and notified inserts wake it sooner)',
+  ALERTS_MQTT_URL:
+    "the broker of `mqtt` alert channels (usually the bridge's): `mqtt://`, `mqtts://`, `ws://`, `wss://`; unset: mqtt channels fail their attempts",
+  ALERTS_MQTT_USERNAME: 'broker user for alerts',
+  ALERTS_MQTT_PASSWORD: 'broker password for alerts (never logged)',
+  ALERTS_MQTT_CA_FILE: "PEM of the CA that signed the alerts broker's certificate",
+  ALERTS_MQTT_CERT_FILE: 'PEM client certificate (with ALERTS_MQTT_KEY_FILE)',
+  ALERTS_MQTT_KEY_FILE: 'PEM key of the client certificate',
+  ALERTS_MQTT_REJECT_UNAUTHORIZED: 'false accepts a broker certificate that does not verify (testing only)',
   GEOCODER: '`offline` (GeoNames, no network) or `off`',
   GEOCODER_MAX_DISTANCE_KM: 'farther than this from any place: no city',
   IMPORTER_HTTP_PORT: 'importer /health and /metrics port (0: a free port)',
@@ -156,6 +178,7 @@ const UNSET: Record<string, string> = {
   WEB_ROOT: '(not served)',
   WEB_TILE_URL: '(offline basemap)',
   BRIDGE_MQTT_URL: '(required by the bridge)',
+  ALERTS_MQTT_URL: '(mqtt channels fail)',
 }
 
 type Schema = z.ZodObject<Record<string, z.ZodType>>

@@ -12,7 +12,7 @@ import {
   type WireServer,
 } from '@tracker/db'
 import { type RunningSimulator, startSimulator } from '@tracker/findmy'
-import { parseImporterEnv, type RunningImporter, startImporter } from '@tracker/importer'
+import { parseImporterEnv, type RunningImporter, startAlertDeliverer, startImporter } from '@tracker/importer'
 import { InProcessLockService } from '@tracker/locks'
 import { parseRefresherEnv, type RunningRefresher, startRefresher } from '@tracker/refresher'
 import { webDistBuilt, webDistDir } from '@tracker/web'
@@ -129,13 +129,22 @@ export async function startStack(
       config: parseApiEnv(appEnv),
     })
     stopped.push(() => api.stop())
+    const importerConfig = parseImporterEnv(appEnv)
     const importer: RunningImporter = await startImporter({
       database,
       locks,
       logger: logger.child({ app: 'importer' }),
-      config: parseImporterEnv(appEnv),
+      config: importerConfig,
     })
     stopped.push(() => importer.stop())
+    // Alerts go out from the importer process, as its entry point runs them.
+    const alertDelivery = await startAlertDeliverer({
+      database,
+      logger: logger.child({ app: 'importer' }),
+      config: importerConfig,
+      registry: importer.metrics.registry,
+    })
+    if (alertDelivery) stopped.push(() => alertDelivery.stop())
     // The MQTT bridge only when a broker is named: it has nothing to do without one.
     if (env.BRIDGE_MQTT_URL) {
       const bridge = await startBridge({

@@ -29,13 +29,21 @@ export interface AlertDelivery {
   readonly worker: DeliveryWorker
   /** Look for due rows now. */
   wake(): void
+
   status(): DeliveryWorkerStatus & { mqttConnected: boolean | null }
-  /** The pass in flight finishes and is recorded; then the MQTT connection closes. */
-  stop(): Promise<void>
+  /**
+   * The pass in flight finishes and is recorded; with `drain`, passes follow until nothing is due
+   * (rows waiting for a retry stay for later: a one-shot process, the importer's --once, delivers
+   * what its run produced before it exits); then the MQTT connection closes. Once, however often
+   * asked.
+   */
+  stop(options?: { drain?: boolean }): Promise<void>
 }
 
 /** Time a lease must leave beyond the send timeout for recording the attempt. */
 const LEASE_MARGIN_MS = 5000
+/** A drain ends after this many passes whatever is left (a channel gets one row per pass). */
+const MAX_DRAIN_PASSES = 1000
 
 /** The deliverer with every channel kind, run by a worker: what a process starts to deliver alerts. */
 export async function startAlertDelivery(deps: {
@@ -88,9 +96,18 @@ export async function startAlertDelivery(deps: {
     worker,
     wake: () => worker.wake(),
     status: () => ({ ...worker.status(), mqttConnected: mqtt ? mqtt.connected : null }),
-    stop() {
+    stop(options = {}) {
       stopping ??= (async () => {
         await worker.stop()
+        if (options.drain) {
+          for (let i = 0; i < MAX_DRAIN_PASSES; i++) {
+            const pass = await deliverer.deliverDue().catch((error: unknown) => {
+              logger.warn({ err: error }, 'alert delivery: a pass of the final drain failed')
+              return null
+            })
+            if (!pass || pass.leased === 0) break
+          }
+        }
         await Promise.all(senders.map(async (sender) => sender.close?.()))
       })()
       return stopping
