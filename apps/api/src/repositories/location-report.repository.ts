@@ -37,11 +37,24 @@ export async function selectReportPage(db: Kysely<Database>, q: ReportPageQuery)
   return query.execute()
 }
 
-/** A tracker's raw reports in [from, to], oldest first: what an export declares its cursor for. */
+/**
+ * A tracker's raw reports in [from, to], oldest first, the columns an export writes (not tracker_id,
+ * which it knows, nor inserted_at): what an export reads, a page at a time.
+ */
 export function reportExportQuery(db: Kysely<Database>, q: { trackerId: string; from: Date; to: Date }) {
   return db
     .selectFrom('location_reports')
-    .selectAll()
+    .select([
+      'timestamp',
+      'hashed_adv_key',
+      'latitude',
+      'longitude',
+      'horizontal_accuracy',
+      'nearest_city',
+      'confidence',
+      'status',
+      'published_at',
+    ])
     .where('tracker_id', '=', q.trackerId)
     .where('timestamp', '>=', q.from)
     .where('timestamp', '<=', q.to)

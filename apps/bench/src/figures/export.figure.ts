@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { createApiToken, parseApiEnv, startApi } from '@tracker/api'
+import { createApiToken, parseApiEnv, reportExportQuery, startApi } from '@tracker/api'
 import { type EmbeddedDatabase, PrivateKeyCipher, sql } from '@tracker/db'
 import { historyQuery, hourlyTierStart } from '@tracker/history'
 import { InProcessLockService } from '@tracker/locks'
@@ -119,17 +119,7 @@ export async function exportFigure(
                 `${api.address}/export/reports.${format}?${query(ids, { from: seededReports.from, to: now })}`,
             ),
           statements: seededReports.trackerIds.map((id) =>
-            inline(
-              db
-                .selectFrom('location_reports')
-                .selectAll()
-                .where('tracker_id', '=', id)
-                .where('timestamp', '>=', seededReports.from)
-                .where('timestamp', '<=', now)
-                .orderBy('timestamp')
-                .orderBy('hashed_adv_key')
-                .compile(),
-            ),
+            inline(reportExportQuery(db, { trackerId: id, from: seededReports.from, to: now }).compile()),
           ),
           expectedRows: seededReports.reports,
         },
