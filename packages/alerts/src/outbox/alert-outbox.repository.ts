@@ -4,7 +4,7 @@ import type { AlertPayload } from './alert-payload.ts'
 
 /**
  * The outbox and its delivery attempts: every query the deliverer makes on alert_outbox and
- * alert_delivery_attempts. The evaluator's insert of outbox rows belongs here too.
+ * alert_delivery_attempts (the evaluator writes the rows: enqueue-deliveries.ts).
  */
 
 /** Where a delivery goes, as stored (the secret is for the sender only: never logged). */

@@ -31,14 +31,14 @@ export async function alertTablesOnly(): Promise<{
     opened.push(database)
     return database
   }
-  const setup = await connect()
   try {
+    const setup = await connect()
     await createTrackerTables(setup.db)
     const alerts = migrations['20261217060000_alerts']
     if (!alerts) throw new Error('the alerts migration is not listed')
     await alerts.up(setup.db as Kysely<unknown>)
   } catch (error) {
-    await setup.close()
+    await Promise.all(opened.map((database) => database.close()))
     await fresh.drop()
     throw error
   }
