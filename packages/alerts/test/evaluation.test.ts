@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { evaluateNotSeen, evaluatePending } from '../src/index.ts'
 import {
   at,
+  DAY,
+  DAY_EVENTS,
   eventsOf,
   INSIDE,
   importReports,
@@ -48,26 +50,6 @@ async function deliver(tracker: Awaited<ReturnType<typeof insertTracker>>, repor
   await importReports(database.db, tracker, reports)
   await evaluatePending(database.db)
 }
-
-/** A day out and back: home, out for the morning, home, out again, with a stray report at home. */
-const DAY: TestReport[] = [
-  at(0, INSIDE),
-  at(30, INSIDE),
-  at(60, OUTSIDE),
-  at(90, OUTSIDE),
-  at(120, OUTSIDE),
-  at(150, INSIDE),
-  at(180, INSIDE),
-  at(200, OUTSIDE), // a stray report: not confirmed
-  at(210, INSIDE),
-  at(300, OUTSIDE),
-  at(330, OUTSIDE),
-]
-const DAY_EVENTS = [
-  { kind: 'leave', after: 30, before: 60 },
-  { kind: 'enter', after: 120, before: 150 },
-  { kind: 'leave', after: 210, before: 300 },
-]
 
 /** A deterministic shuffle (a fixed LCG), so a failure reproduces. */
 function shuffled<T>(items: readonly T[], seed: number): T[] {

@@ -1,4 +1,5 @@
 import { type AlertEvent, type Database, type OutboxAction, sql, type Transaction } from '@tracker/db'
+import { notifyOutbox } from './alert-outbox.repository.ts'
 import { buildPayload, type PayloadContext } from './build-payload.ts'
 
 /**
@@ -27,5 +28,8 @@ export async function enqueueDeliveries(
       FROM alert_channels c
      WHERE c.id = ANY(${[...channelIds]}::uuid[]) ${firedOnly}
     ON CONFLICT (event_id, channel_id, action) DO NOTHING`.execute(trx)
-  return Number(result.numAffectedRows ?? 0n)
+  const queued = Number(result.numAffectedRows ?? 0n)
+  // Delivered at the commit (NOTIFY is sent then, and not at all on a rollback), not at the next poll.
+  if (queued > 0) await notifyOutbox(trx)
+  return queued
 }

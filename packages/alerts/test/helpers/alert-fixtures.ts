@@ -126,3 +126,23 @@ export async function outboxOf(db: Kysely<Database>, trackerId: string) {
      ORDER BY o.created_at, o.action DESC`.execute(db)
   return rows.map((r) => `${r.action} ${r.kind}@${(r.before.getTime() - BASE) / 60_000}`)
 }
+
+/** A day out and back: home, out for the morning, home, out again, with a stray report at home. */
+export const DAY: TestReport[] = [
+  at(0, INSIDE),
+  at(30, INSIDE),
+  at(60, OUTSIDE),
+  at(90, OUTSIDE),
+  at(120, OUTSIDE),
+  at(150, INSIDE),
+  at(180, INSIDE),
+  at(200, OUTSIDE), // a stray report: not confirmed
+  at(210, INSIDE),
+  at(300, OUTSIDE),
+  at(330, OUTSIDE),
+]
+export const DAY_EVENTS = [
+  { kind: 'leave', after: 30, before: 60 },
+  { kind: 'enter', after: 120, before: 150 },
+  { kind: 'leave', after: 210, before: 300 },
+]

@@ -11,7 +11,7 @@ import { createFreshServerDatabase, testEnv } from '@tracker/db/testing'
 /**
  * A fresh database on the machine's PostgreSQL (TEST_POSTGRES_URL), which has no TimescaleDB, so the
  * full migrations cannot run there: only the alert tables (the alerts migration itself) over the
- * few tracker columns they reference. For what needs real concurrent connections (SKIP LOCKED
+ * few tracker and report columns they reference. For what needs real concurrent connections (SKIP LOCKED
  * between two pools) where the embedded engine has one session.
  */
 export async function alertTablesOnly(): Promise<{
@@ -57,12 +57,31 @@ async function createTrackerTables(db: Kysely<Database>): Promise<void> {
     CREATE TABLE trackers (
       id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
       name text NOT NULL,
-      is_active boolean NOT NULL DEFAULT true
+      is_active boolean NOT NULL DEFAULT true,
+      last_seen_at timestamptz,
+      last_latitude double precision,
+      last_longitude double precision
     )`.execute(db)
   await sql`
     CREATE TABLE tracker_keys (
       hashed_adv_key text PRIMARY KEY,
       tracker_id uuid NOT NULL REFERENCES trackers (id) ON DELETE CASCADE,
       private_key_encrypted bytea NOT NULL
+    )`.execute(db)
+  // A plain table with the columns the evaluator reads (the real one is a hypertable).
+  await sql`
+    CREATE TABLE location_reports (
+      hashed_adv_key text NOT NULL,
+      "timestamp" timestamptz NOT NULL,
+      tracker_id uuid NOT NULL REFERENCES trackers (id) ON DELETE CASCADE,
+      latitude double precision NOT NULL,
+      longitude double precision NOT NULL,
+      horizontal_accuracy integer,
+      confidence smallint,
+      status smallint,
+      nearest_city text,
+      published_at timestamptz,
+      inserted_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (tracker_id, hashed_adv_key, "timestamp")
     )`.execute(db)
 }
