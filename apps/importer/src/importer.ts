@@ -167,6 +167,7 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
     db: deps.database.db,
     logger,
     intervalMs: config.alertsEvaluateIntervalMs,
+    onPass: (counts) => metrics.recordAlertEvaluation(counts),
   })
   alerts.start()
 

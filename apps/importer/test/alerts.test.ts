@@ -111,6 +111,9 @@ describe('alerts in the importer', () => {
       expect((await importer.runNow()).outcome).toBe('succeeded')
       await importer.stop()
       expect(await pending(database)).toEqual([])
+      expect(await importer.metrics.registry.metrics()).toContain(
+        'tracker_alert_events_total{change="created"} 2',
+      )
       const trackers = await database.db
         .selectFrom('trackers')
         .select(['id', 'last_seen_at'])

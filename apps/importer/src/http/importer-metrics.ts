@@ -52,9 +52,21 @@ export class ImporterMetrics {
     registers: [this.registry],
   })
 
+  readonly #alertEvents = new Counter({
+    name: 'tracker_alert_events_total',
+    help: 'Alert events decided by the evaluator, by change (created; refined: moved by a late report, not re-sent; cancelled: undone by a late report)',
+    labelNames: ['change'] as const,
+    registers: [this.registry],
+  })
+
   constructor() {
     // Every outcome from the start, so a rate over it is defined before the first failure.
     for (const outcome of ENDPOINT_REQUEST_OUTCOMES) this.#endpointRequests.inc({ outcome }, 0)
+  }
+
+  recordAlertEvaluation(counts: { created: number; refined: number; cancelled: number }): void {
+    for (const change of ['created', 'refined', 'cancelled'] as const)
+      if (counts[change] > 0) this.#alertEvents.inc({ change }, counts[change])
   }
 
   recordEndpointRequest(outcome: EndpointRequestOutcome): void {
