@@ -1,4 +1,6 @@
 // Places, rules, channels and the alert history (the API's side).
+
+export type { KeysetPosition } from '@tracker/db'
 export {
   CHANNEL_KINDS,
   CHANNEL_LIMITS,
@@ -60,7 +62,6 @@ export * from './repositories/alert-channel.repository.ts'
 export * from './repositories/alert-history.repository.ts'
 export * from './repositories/alert-place.repository.ts'
 export * from './repositories/alert-rule.repository.ts'
-export type { KeysetPosition } from './repositories/cursor-time.ts'
 export { checkRuleReferences } from './rules/rule.references.ts'
 export {
   applyRulePatch,

@@ -1,6 +1,6 @@
 import type { Database, ImportRun, ImportRunStatus } from '@tracker/db'
+import { exactTime } from '@tracker/db'
 import type { Kysely } from 'kysely'
-import { exactTime } from './cursor-time.ts'
 
 export interface ImportRunPageQuery {
   status?: ImportRunStatus

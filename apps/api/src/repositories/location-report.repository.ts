@@ -1,6 +1,6 @@
 import type { Database, LocationReport } from '@tracker/db'
+import { exactTime } from '@tracker/db'
 import type { Kysely } from 'kysely'
-import { exactTime } from './cursor-time.ts'
 
 export interface ReportPageQuery {
   trackerId: string

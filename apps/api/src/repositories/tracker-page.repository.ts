@@ -1,6 +1,6 @@
 import type { Database, Tracker, TrackerKey } from '@tracker/db'
+import { exactTime } from '@tracker/db'
 import { type Kysely, sql } from 'kysely'
-import { exactTime } from './cursor-time.ts'
 
 export type TrackerStatusName = 'ACTIVE' | 'STALE' | 'LOST' | 'INACTIVE'
 

@@ -1,7 +1,14 @@
-import { type AlertChannel, type Database, type Kysely, sql } from '@tracker/db'
+import {
+  type AlertChannel,
+  afterKeyset,
+  type Database,
+  exactTime,
+  type KeysetPosition,
+  type Kysely,
+  sql,
+} from '@tracker/db'
 import type { ValidChannel } from '../channels/channel.validation.ts'
 import { removeChannelFromRules } from './alert-rule.repository.ts'
-import { exactTime, type KeysetPosition } from './cursor-time.ts'
 
 /**
  * alert_channels: where alerts go. Reads here never select the secret: the deliverer reads it
@@ -62,15 +69,6 @@ export async function selectChannelPage(
     .orderBy('created_at')
     .orderBy('id')
     .limit(q.limit)
-  const after = q.after
-  if (after) {
-    query = query.where((eb) =>
-      eb(
-        eb.refTuple('created_at', 'id'),
-        '>',
-        eb.tuple(eb.val(after.time).$castTo<Date>(), eb.val(after.id)),
-      ),
-    )
-  }
+  if (q.after) query = query.where(afterKeyset(q.after))
   return query.execute()
 }

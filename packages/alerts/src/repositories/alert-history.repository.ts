@@ -6,7 +6,7 @@ import type {
   Database,
   Kysely,
 } from '@tracker/db'
-import { exactTime, type KeysetPosition } from './cursor-time.ts'
+import { exactTime, type KeysetPosition } from '@tracker/db'
 
 /**
  * The alert history as the API reads it: alert_events with their rule, and each event's deliveries

@@ -1,6 +1,14 @@
-import { type AlertPlace, type Database, type Kysely, sql } from '@tracker/db'
+import {
+  type AlertPlace,
+  afterKeyset,
+  type Database,
+  exactTime,
+  forAnyOfTrackers,
+  type KeysetPosition,
+  type Kysely,
+  sql,
+} from '@tracker/db'
 import type { ValidPlace } from '../places/place.validation.ts'
-import { exactTime, type KeysetPosition } from './cursor-time.ts'
 
 /** alert_places: named circles and polygons. */
 
@@ -97,24 +105,7 @@ export async function selectPlacePage(db: Kysely<Database>, q: PlacePageQuery): 
     .orderBy('created_at')
     .orderBy('id')
     .limit(q.limit)
-  const visibleTo = q.visibleTo
-  if (visibleTo) {
-    query = query.where((eb) =>
-      eb.or([
-        eb('tracker_ids', 'is', null),
-        eb('tracker_ids', '&&', sql<string[]>`${[...visibleTo]}::uuid[]`),
-      ]),
-    )
-  }
-  const after = q.after
-  if (after) {
-    query = query.where((eb) =>
-      eb(
-        eb.refTuple('created_at', 'id'),
-        '>',
-        eb.tuple(eb.val(after.time).$castTo<Date>(), eb.val(after.id)),
-      ),
-    )
-  }
+  if (q.visibleTo) query = query.where(forAnyOfTrackers(q.visibleTo))
+  if (q.after) query = query.where(afterKeyset(q.after))
   return query.execute()
 }

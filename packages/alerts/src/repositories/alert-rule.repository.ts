@@ -1,6 +1,14 @@
-import { type AlertRule, type Database, type Kysely, sql } from '@tracker/db'
+import {
+  type AlertRule,
+  afterKeyset,
+  type Database,
+  exactTime,
+  forAnyOfTrackers,
+  type KeysetPosition,
+  type Kysely,
+  sql,
+} from '@tracker/db'
 import type { ValidRule } from '../rules/rule.validation.ts'
-import { exactTime, type KeysetPosition } from './cursor-time.ts'
 
 /** alert_rules: what to watch, for which trackers, and where to send it. */
 
@@ -126,25 +134,8 @@ export async function selectRulePage(db: Kysely<Database>, q: RulePageQuery): Pr
     .orderBy('created_at')
     .orderBy('id')
     .limit(q.limit)
-  const visibleTo = q.visibleTo
-  if (visibleTo) {
-    query = query.where((eb) =>
-      eb.or([
-        eb('tracker_ids', 'is', null),
-        eb('tracker_ids', '&&', sql<string[]>`${[...visibleTo]}::uuid[]`),
-      ]),
-    )
-  }
+  if (q.visibleTo) query = query.where(forAnyOfTrackers(q.visibleTo))
   if (q.placeId) query = query.where('place_id', '=', q.placeId)
-  const after = q.after
-  if (after) {
-    query = query.where((eb) =>
-      eb(
-        eb.refTuple('created_at', 'id'),
-        '>',
-        eb.tuple(eb.val(after.time).$castTo<Date>(), eb.val(after.id)),
-      ),
-    )
-  }
+  if (q.after) query = query.where(afterKeyset(q.after))
   return query.execute()
 }
