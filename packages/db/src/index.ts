@@ -4,7 +4,12 @@ export * from './config/env-fields.ts'
 export * from './config/retention.ts'
 export * from './connect/connect.ts'
 export { DataDirInUseError } from './connect/data-dir-lock.ts'
-export { connectEmbedded, type EmbeddedDatabase, type EmbeddedOptions } from './connect/embedded.ts'
+export {
+  connectEmbedded,
+  type EmbeddedDatabase,
+  type EmbeddedOptions,
+  embeddedAsRole,
+} from './connect/embedded.ts'
 export type { Logger } from './connect/logger.ts'
 export { silentLogger } from './connect/logger.ts'
 export { Mutex } from './connect/mutex.ts'
@@ -25,6 +30,8 @@ export * from './repositories/keyset.ts'
 export * from './repositories/tracker.repository.ts'
 export * from './repositories/tracker-key.repository.ts'
 export * from './repositories/tracker-polling.repository.ts'
+export * from './roles/app-roles.ts'
+export * from './roles/app-roles-env.ts'
 export type * from './schema/alert.table.ts'
 export type * from './schema/api-session.table.ts'
 export type * from './schema/api-token.table.ts'

@@ -127,3 +127,19 @@ export async function connectEmbedded(options: EmbeddedOptions = {}): Promise<Em
     },
   }
 }
+
+/**
+ * The same embedded engine as `database`, with every Kysely statement run under `SET ROLE role`
+ * (reset after each connection's use): how tests run an app under its database role (applyAppRoles)
+ * while their fixtures keep the owner's `database`. Closing it leaves `database` open. Listening
+ * needs no privilege and is shared; `engine` is the bare engine and runs as its owner.
+ */
+export function embeddedAsRole(database: EmbeddedDatabase, role: string): EmbeddedDatabase {
+  const db = new Kysely<Database>({ dialect: new PGliteDialect(database.engine, database.engineMutex, role) })
+  return {
+    ...database,
+    db,
+    withSession: (fn, sessionOptions) => runInSession(db, fn, sessionOptions),
+    close: () => db.destroy(),
+  }
+}

@@ -48,10 +48,12 @@ class PGliteDriver implements Driver {
   readonly #releases = new WeakMap<DatabaseConnection, () => void>()
   readonly #pg: PGlite
   readonly #mutex: Mutex
+  readonly #role: string | undefined
 
-  constructor(pg: PGlite, mutex: Mutex) {
+  constructor(pg: PGlite, mutex: Mutex, role?: string) {
     this.#pg = pg
     this.#mutex = mutex
+    this.#role = role
   }
 
   async init(): Promise<void> {
@@ -61,6 +63,14 @@ class PGliteDriver implements Driver {
   async acquireConnection(): Promise<DatabaseConnection> {
     const release = await this.#mutex.lock()
     const connection = new PGliteConnection(this.#pg)
+    if (this.#role !== undefined) {
+      try {
+        await this.#pg.exec(`SET ROLE "${this.#role.replaceAll('"', '""')}"`)
+      } catch (error) {
+        release()
+        throw error
+      }
+    }
     this.#releases.set(connection, release)
     return connection
   }
@@ -79,7 +89,11 @@ class PGliteDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
-    this.#releases.get(connection)?.()
+    try {
+      if (this.#role !== undefined) await this.#pg.exec('RESET ROLE')
+    } finally {
+      this.#releases.get(connection)?.()
+    }
     this.#releases.delete(connection)
   }
 
@@ -89,17 +103,20 @@ class PGliteDriver implements Driver {
 export class PGliteDialect implements Dialect {
   readonly #pg: PGlite
   readonly #mutex: Mutex
+  readonly #role: string | undefined
 
-  constructor(pg: PGlite, mutex: Mutex) {
+  /** With `role`, every statement runs under SET ROLE to it (embeddedAsRole: tests of app roles). */
+  constructor(pg: PGlite, mutex: Mutex, role?: string) {
     this.#pg = pg
     this.#mutex = mutex
+    this.#role = role
   }
 
   createAdapter() {
     return new PostgresAdapter()
   }
   createDriver(): Driver {
-    return new PGliteDriver(this.#pg, this.#mutex)
+    return new PGliteDriver(this.#pg, this.#mutex, this.#role)
   }
   createQueryCompiler() {
     return new PostgresQueryCompiler()
