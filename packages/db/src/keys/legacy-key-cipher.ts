@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, createHash, createHmac, randomBytes } from 'node:crypto'
+import { type KeyReadability, PrivateKeyDecryptionError } from './sealed-key-errors.ts'
 
 const VERSION = 1
 const IV_BYTES = 12
@@ -11,27 +12,14 @@ export class KeyEncryptionKeyError extends Error {
 }
 
 /**
- * Whether the importer can use a stored key: it opens; it is in no format this version wrote (e.g.
- * typed in by hand); or it does not open with this key (sealed with another one, or damaged: AES-GCM
- * cannot tell the two apart).
+ * Version 1 of the sealed keys: AES-256-GCM under one symmetric key (KEY_ENCRYPTION_KEY), which
+ * every process that sealed keys held, and so could open them all. Version 2 seals to a public key
+ * (key-sealing.ts); this is kept to open version-1 keys: `keys reseal` re-seals them, and the
+ * importer opens them during the transition when KEY_ENCRYPTION_KEY is still set. The key's hashed
+ * advertisement key is the additional authenticated data. Layout: version(1) || iv(12) || tag(16) ||
+ * ciphertext. `seal` stays for tests that build version-1 rows.
  */
-export type KeyReadability = 'readable' | 'unknown_format' | 'undecryptable'
-
-export class PrivateKeyDecryptionError extends Error {
-  readonly code = 'PRIVATE_KEY_DECRYPTION_FAILED'
-  readonly reason: Exclude<KeyReadability, 'readable'>
-  constructor(message: string, reason: Exclude<KeyReadability, 'readable'>) {
-    super(message)
-    this.reason = reason
-  }
-}
-
-/**
- * Seals tracker private keys at rest with AES-256-GCM under a key from the environment. The key's
- * hashed advertisement key is the additional authenticated data, so a sealed key cannot be moved to
- * another key's row. Layout: version(1) || iv(12) || tag(16) || ciphertext.
- */
-export class PrivateKeyCipher {
+export class LegacyKeyCipher {
   readonly #key: Buffer
   /** Identifies the key in logs without revealing it. */
   readonly fingerprint: string
@@ -49,12 +37,11 @@ export class PrivateKeyCipher {
     secret: string | undefined,
     variable = 'KEY_ENCRYPTION_KEY',
     hint = '',
-  ): PrivateKeyCipher {
+  ): LegacyKeyCipher {
     if (!secret) {
       throw new KeyEncryptionKeyError(
         `${variable} is not set: it must be the key (32 bytes as base64 or hex) that seals this ` +
-          `database's tracker private keys.${hint} Only for a database without keys yet, generate a new one ` +
-          `with "node -e \\"console.log(require('crypto').randomBytes(32).toString('base64'))\\"".`,
+          `database's tracker private keys in the old format (version 1).${hint}`,
       )
     }
     const trimmed = secret.trim()
@@ -64,7 +51,7 @@ export class PrivateKeyCipher {
         `${variable} must be 32 bytes as base64 (44 chars) or hex (64 chars).${hint}`,
       )
     }
-    return new PrivateKeyCipher(key)
+    return new LegacyKeyCipher(key)
   }
 
   static generateSecret(): string {
