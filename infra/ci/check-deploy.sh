@@ -12,7 +12,7 @@
 # with the commands below, which must also appear verbatim in the Dockerfile (checked). Then, with
 # the images' Node (the workspace's `node` devDependency) and an empty environment:
 #   every deployed entry point answers --help with exit 0 and its usage;
-#   the migrate CLI migrates a fresh embedded TimescaleDB;
+#   the migrate CLI migrates a fresh embedded TimescaleDB and makes the apps' roles (DB_ROLES=on);
 #   the simulator serves; the importer imports its trackers' keys and a week of their reports
 #   (--once: decryption workers, geocoder data); api, importer, refresher and bridge start against
 #   the embedded database, answer GET /health 200 through the images' healthcheck.mjs, and exit 0 on
@@ -328,9 +328,12 @@ run_checks() {
 
   echo "run: migrate (embedded TimescaleDB in a fresh data dir)"
   t0=$SECONDS
-  ENV_EXTRA=("${base[@]}")
-  if (run_in db dist/cli/migrate.js) >"$LOGS/migrate.log" 2>&1 && grep -q 'migrated up' "$LOGS/migrate.log"; then
-    ok "node dist/cli/migrate.js: $(grep -c 'migrated up' "$LOGS/migrate.log") migrations, policies set" $((SECONDS - t0))
+  # DB_ROLES=on as compose and tracker-migrate.service run it (the embedded engine's roles take no
+  # passwords: it has no logins).
+  ENV_EXTRA=("${base[@]}" DB_ROLES=on)
+  if (run_in db dist/cli/migrate.js) >"$LOGS/migrate.log" 2>&1 && grep -q 'migrated up' "$LOGS/migrate.log" &&
+    grep -q 'app roles granted' "$LOGS/migrate.log"; then
+    ok "node dist/cli/migrate.js: $(grep -c 'migrated up' "$LOGS/migrate.log") migrations, policies set, app roles" $((SECONDS - t0))
   else
     fail "the deployed migrate CLI failed" "$LOGS/migrate.log"
     return 1
@@ -500,6 +503,7 @@ if docker compose version >/dev/null 2>&1; then
   # The compose plugin validates offline; it needs a .env to interpolate from.
   cp "$REPO/.env.example" "$WORK/.env"
   sed -i 's/^POSTGRES_PASSWORD=$/POSTGRES_PASSWORD=check/; s/^KEY_ENCRYPTION_KEY=$/KEY_ENCRYPTION_KEY=check/' "$WORK/.env"
+  sed -i 's/^\(DB_[A-Z]*_PASSWORD\)=$/\1=checkcheckcheckcheck/' "$WORK/.env"
   if docker compose -f "$REPO/docker-compose.yml" --env-file "$WORK/.env" config -q >"$LOGS/compose.log" 2>&1; then
     ok "docker compose config -q"
   else fail "docker compose config -q" "$LOGS/compose.log" || true; fi

@@ -396,6 +396,57 @@ for (const [name, service] of Object.entries(services)) {
   }
 }
 
+// ---- database roles (compose) ------------------------------------------------------------------------
+
+/** The apps with a database role of their own, and the prefix of their DB_* variables. */
+const APP_ROLES = { api: 'DB_API', importer: 'DB_IMPORTER', refresher: 'DB_REFRESHER', bridge: 'DB_BRIDGE' }
+const PASSWORDS = Object.values(APP_ROLES).map((prefix) => `${prefix}_PASSWORD`)
+const appRolesSource = exists('packages/db/src/roles/app-roles.ts')
+  ? read('packages/db/src/roles/app-roles.ts')
+  : ''
+
+begin(
+  'database roles',
+  "compose: migrate connects as the owner with DB_ROLES=on and every role's password; each service running an app's code connects as that app's role (its image's APP) and holds no other database password; the default role names are the code's",
+)
+for (const [app, prefix] of Object.entries(APP_ROLES)) {
+  check(
+    appRolesSource.includes(`${app}: 'tracker_${app}'`),
+    `tracker_${app} is the ${app}'s default role in packages/db/src/roles/app-roles.ts`,
+  )
+  check(
+    new RegExp(`\\b${prefix}_ROLE\\b`).test(sources) && new RegExp(`\\b${prefix}_PASSWORD\\b`).test(sources),
+    `${prefix}_ROLE and ${prefix}_PASSWORD are read by the migrate step`,
+  )
+}
+for (const [name, service] of Object.entries(services)) {
+  const app = service.build?.args?.APP
+  const environment = service.environment ?? {}
+  const url = String(environment.DATABASE_URL ?? '')
+  if (app === 'db') {
+    check(environment.DB_ROLES === 'on', `${name}: DB_ROLES=on (the migrate step makes the apps' roles)`)
+    check(/POSTGRES_PASSWORD|^\$\{DATABASE_URL:-/.test(url), `${name}: connects as the owner (DATABASE_URL)`, url)
+    for (const password of PASSWORDS) {
+      check(
+        new RegExp(`^\\$\\{${password}:\\?`).test(String(environment[password] ?? '')),
+        `${name}: ${password} is required (\${${password}:?...})`,
+      )
+    }
+    continue
+  }
+  const prefix = APP_ROLES[app]
+  if (!prefix) continue
+  const expected = `postgres://\${${prefix}_ROLE:-tracker_${app}}:\${${prefix}_PASSWORD:?`
+  check(
+    url.startsWith(expected) && url.includes('@${DATABASE_ADDRESS:-'),
+    `${name}: runs the ${app}'s code, so connects as its role (DATABASE_URL ${expected}...@\${DATABASE_ADDRESS...})`,
+    url,
+  )
+  for (const password of ['POSTGRES_PASSWORD', ...PASSWORDS]) {
+    check(environment[password] === '', `${name}: ${password} blanked (.env, its env_file, has it)`)
+  }
+}
+
 // ---- systemd ----------------------------------------------------------------------------------------
 
 begin(
