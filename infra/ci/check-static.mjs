@@ -451,7 +451,7 @@ for (const [name, service] of Object.entries(services)) {
 
 begin(
   'infra/systemd',
-  "a unit per app, EnvironmentFile=/etc/tracker/tracker.env, unprivileged user and hardening, ExecStart runs a built entry of the unit's package, timers activate existing units, tracker.env.example keys commented and read by the code",
+  "a unit per app, EnvironmentFile=/etc/tracker/tracker.env (then each app's own tracker-<app>.env, the roles' passwords unset; migrate with DB_ROLES=on), unprivileged user and hardening, ExecStart runs a built entry of the unit's package, timers activate existing units, tracker.env.example keys commented and read by the code",
 )
 const systemdDir = 'infra/systemd'
 const units = exists(systemdDir)
@@ -486,7 +486,26 @@ for (const unit of units) {
     check(value(key)[0] === expected, `${unit}: ${key}=${expected}`)
   }
   const workdir = value('WorkingDirectory')[0] ?? ''
-  const pkgDir = packages.get(workdir.replace(/^\/opt\/tracker\//, ''))
+  const pkgName = workdir.replace(/^\/opt\/tracker\//, '')
+  const pkgDir = packages.get(pkgName)
+  // Database roles: tracker-migrate makes them; each app's unit reads its own role's DATABASE_URL
+  // after the shared file (the later file wins) and drops the roles' passwords, tracker-migrate's.
+  if (pkgName === 'db') {
+    check(value('Environment').includes('DB_ROLES=on'), `${unit}: Environment=DB_ROLES=on`)
+  } else if (APP_ROLES[pkgName]) {
+    const files = value('EnvironmentFile')
+    const own = `-/etc/tracker/tracker-${pkgName}.env`
+    check(
+      files.indexOf(own) > files.indexOf('/etc/tracker/tracker.env'),
+      `${unit}: EnvironmentFile=${own} after tracker.env (its role's DATABASE_URL wins)`,
+      files.join(', '),
+    )
+    const unset = value('UnsetEnvironment').join(' ').split(/\s+/)
+    check(
+      PASSWORDS.every((password) => unset.includes(password)),
+      `${unit}: UnsetEnvironment= the roles' passwords (${PASSWORDS.join(' ')})`,
+    )
+  }
   const entry = /node\s+(dist\/\S+\.js)/.exec(value('ExecStart')[0] ?? '')?.[1]
   check(
     Boolean(pkgDir && entry && exists(sourceOf(pkgDir, entry))),
