@@ -1,5 +1,5 @@
-import { sql } from '@tracker/db'
-import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
+import { type EmbeddedDatabase, sql } from '@tracker/db'
+import { createTestDatabase, insertTracker, reportRow, type TestDatabase, testEnv } from '@tracker/db/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   inlineParameters,
@@ -7,6 +7,7 @@ import {
   sqlLiteral,
   unescapeCopyText,
 } from '../src/repositories/copy-text.ts'
+import { copyText } from '../src/repositories/embedded-copy.ts'
 import { ExportCursorReader } from '../src/repositories/export-cursor.repository.ts'
 import { reportExportQuery } from '../src/repositories/location-report.repository.ts'
 
@@ -160,5 +161,25 @@ describe('COPY text', () => {
       .raw<{ a: string; b$2: string; c: string; d: Date }>(statement)
       .execute(database.db)
     expect(rows).toEqual([{ a: "x'y", b$2: '$2', c: 'p\\q', d: new Date('2026-03-01T00:00:00Z') }])
+  })
+})
+
+describe.skipIf(testEnv.databaseUrl)('the embedded engine’s copy device', () => {
+  it('gives each COPY its own output: larger than its buffer, after a failed one, on two engines', async () => {
+    const embedded = database as unknown as EmbeddedDatabase
+    const big = await copyText(embedded, `SELECT repeat('é', 1500000) AS a UNION ALL SELECT 'b'`)
+    expect(big).toBe(`${'é'.repeat(1_500_000)}\nb\n`)
+    await expect(copyText(embedded, 'SELECT no_such_column')).rejects.toThrow(/no_such_column/)
+    expect(await copyText(embedded, `SELECT 1, 'x\ty'`)).toBe('1\tx\\ty\n')
+    const other = await createTestDatabase({ migrate: false })
+    try {
+      const [mine, theirs] = await Promise.all([
+        copyText(embedded, 'SELECT g FROM generate_series(1, 3) g'),
+        copyText(other as unknown as EmbeddedDatabase, 'SELECT g FROM generate_series(7, 8) g'),
+      ])
+      expect([mine, theirs]).toEqual(['1\n2\n3\n', '7\n8\n'])
+    } finally {
+      await other.close()
+    }
   })
 })
