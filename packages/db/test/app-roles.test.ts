@@ -183,6 +183,26 @@ describe('the migrate step', () => {
     await applyAppRoles(database.db, roles)
   })
 
+  it('takes back attributes given by hand, naming only those that differ (a CREATEROLE migrator may not name the others)', async () => {
+    const role = sql.id(roles.refresher.role)
+    await sql`ALTER ROLE ${role} CREATEDB CREATEROLE BYPASSRLS NOINHERIT`.execute(database.db)
+    await applyAppRoles(database.db, roles)
+    const { rows } = await sql`
+      SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolinherit, rolcanlogin
+        FROM pg_roles WHERE rolname = ${roles.refresher.role}`.execute(database.db)
+    expect(rows).toEqual([
+      {
+        rolsuper: false,
+        rolcreatedb: false,
+        rolcreaterole: false,
+        rolreplication: false,
+        rolbypassrls: false,
+        rolinherit: true,
+        rolcanlogin: false,
+      },
+    ])
+  })
+
   it('refuses one role for two apps', async () => {
     await expect(applyAppRoles(database.db, { ...roles, bridge: { role: roles.api.role } })).rejects.toThrow(
       /role of its own/,

@@ -165,13 +165,27 @@ async function ensureRole(db: Kysely<Database>, app: AppRoleConfig): Promise<voi
       EXCEPTION WHEN duplicate_object THEN NULL;
       END $$`.execute(db)
   }
-  // Never a superuser, never creating roles or databases, never bypassing row security.
+  // Never a superuser, never creating roles or databases, never bypassing row security. Only the
+  // attributes that differ are named: a migrator that is not a superuser (CREATEROLE) may not even
+  // name SUPERUSER, REPLICATION or BYPASSRLS (nor CREATEDB without having it), and a new role already
+  // has none of them. A role someone made a superuser stays an error a superuser must clear.
+  const { rows: attributes } = await sql<Record<string, boolean>>`
+    SELECT rolsuper, rolcreatedb, rolcreaterole, rolreplication, rolbypassrls, rolinherit
+      FROM pg_roles WHERE rolname = ${app.role}`.execute(db)
+  const current = attributes[0] ?? {}
+  const wanted: [string, boolean, string][] = [
+    ['rolsuper', false, 'NOSUPERUSER'],
+    ['rolcreatedb', false, 'NOCREATEDB'],
+    ['rolcreaterole', false, 'NOCREATEROLE'],
+    ['rolreplication', false, 'NOREPLICATION'],
+    ['rolbypassrls', false, 'NOBYPASSRLS'],
+    ['rolinherit', true, 'INHERIT'],
+  ]
+  const changes = wanted.filter(([column, value]) => current[column] !== value).map(([, , option]) => option)
   const login = app.password
     ? sql`LOGIN PASSWORD ${sql.raw(quoteLiteral(app.password))}`
     : sql`NOLOGIN PASSWORD NULL`
-  await sql`ALTER ROLE ${role} NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS INHERIT ${login}`.execute(
-    db,
-  )
+  await sql`ALTER ROLE ${role} ${sql.raw(changes.join(' '))} ${login}`.execute(db)
 }
 
 async function materializationTables(db: Kysely<Database>): Promise<[string, string][]> {
