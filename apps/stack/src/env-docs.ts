@@ -1,6 +1,6 @@
 import { apiEnvSchema } from '@tracker/api'
 import { bridgeEnvSchema } from '@tracker/bridge'
-import { DEFAULT_RETENTION, formatDuration, RETENTION_ENV } from '@tracker/db'
+import { appRolesEnvSchema, DEFAULT_RETENTION, formatDuration, RETENTION_ENV } from '@tracker/db'
 import { importerEnvSchema } from '@tracker/importer'
 import { refresherEnvSchema } from '@tracker/refresher'
 import type { z } from 'zod'
@@ -154,6 +154,17 @@ const MEANINGS: Record<string, string> = {
   BRIDGE_RECONNECT_MAX: 'longest wait between two broker reconnect attempts (1 s, doubling)',
   BRIDGE_HTTP_PORT: 'bridge /health and /metrics port (0: a free port)',
   BRIDGE_HTTP_HOST: 'bridge /health and /metrics address (the local stack: 127.0.0.1)',
+  DB_ROLES:
+    '`on`: the migrate step creates a database role per app and grants each what its app needs (README "Database roles"); compose and tracker-migrate.service set it',
+  DB_API_ROLE: "the API's database role",
+  DB_API_PASSWORD:
+    "the API's role's login password, at least 16 characters (`openssl rand -hex 24`: no escaping in URLs)",
+  DB_IMPORTER_ROLE: "the importer's database role (its CLI's too)",
+  DB_IMPORTER_PASSWORD: "the importer's role's login password, at least 16 characters",
+  DB_REFRESHER_ROLE: "the refresher's database role (owns the two continuous aggregates)",
+  DB_REFRESHER_PASSWORD: "the refresher's role's login password, at least 16 characters",
+  DB_BRIDGE_ROLE: "the MQTT bridge's database role",
+  DB_BRIDGE_PASSWORD: "the bridge's role's login password, at least 16 characters",
   PG_PORT: 'local stack: Postgres port of the embedded database, for psql',
   SIMULATOR_PORT: 'local stack: the simulator (report endpoint) port',
   DEMO_TRACKERS: 'local stack: demo trackers created on first start',
@@ -177,6 +188,10 @@ const UNSET: Record<string, string> = {
   REPORT_ENDPOINT_URL: '(required to import)',
   WEB_ROOT: '(not served)',
   WEB_TILE_URL: '(offline basemap)',
+  DB_API_PASSWORD: '(required with DB_ROLES=on and DATABASE_URL)',
+  DB_IMPORTER_PASSWORD: '(required with DB_ROLES=on and DATABASE_URL)',
+  DB_REFRESHER_PASSWORD: '(required with DB_ROLES=on and DATABASE_URL)',
+  DB_BRIDGE_PASSWORD: '(required with DB_ROLES=on and DATABASE_URL)',
   BRIDGE_MQTT_URL: '(required by the bridge)',
   ALERTS_MQTT_URL: '(mqtt channels fail)',
 }
@@ -208,6 +223,7 @@ export function envDocs(): EnvDoc[] {
     ['refresher', refresherEnvSchema as unknown as Schema],
     ['api', apiEnvSchema as unknown as Schema],
     ['bridge', bridgeEnvSchema as unknown as Schema],
+    ['migrate', appRolesEnvSchema as unknown as Schema],
     ['local stack', stackEnvSchema as unknown as Schema],
   ]
   const docs = new Map<string, EnvDoc>()
