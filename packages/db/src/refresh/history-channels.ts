@@ -3,7 +3,9 @@ import type { Database } from '../schema/database.ts'
 
 /**
  * Asks the refresher to refresh a window: sent by the insert trigger on location_reports (one
- * notification per touched hour), update_nearest_city and the importer. Payload: {"from","to"}.
+ * notification per touched hour), update_nearest_city and the importer. Payload: {"from","to"}
+ * (`history_change_payload`). The API's refresh mutation sends a request on it too, with an id the
+ * refresher answers on HISTORY_REFRESHED_CHANNEL (packages/history, refresh-requests.ts).
  */
 export const REFRESH_REQUEST_CHANNEL = 'refresh_location_history'
 
@@ -11,7 +13,8 @@ export const REFRESH_REQUEST_CHANNEL = 'refresh_location_history'
  * Says that a refresh changed what a history query may answer: an aggregate materialized a window
  * (late reports below its watermark become visible) or location_history was rebuilt. Readers that
  * keep answers (the API's history cache) drop them. A channel of its own: on the request channel
- * every refresh would ask for another one.
+ * every refresh would ask for another one. The refresher's answers to refresh requests come here
+ * too (`"object": "refresh_request"`, the request's id, its outcome).
  */
 export const HISTORY_REFRESHED_CHANNEL = 'location_history_refreshed'
 
