@@ -7,6 +7,7 @@ import {
   nextTierChange,
   type ObjectStatus,
   parseHistoryChange,
+  parseRefreshRequest,
   type RefreshObject,
   type TimeWindow,
 } from '@tracker/history'
@@ -23,6 +24,7 @@ import {
 } from './periodic/last-refresh-store.ts'
 import type { PeriodicHooks, PeriodicOutcome } from './periodic/periodic-events.ts'
 import { PeriodicRefresher, type PeriodicStatus } from './periodic/periodic-refresher.ts'
+import { RefreshRequestServer } from './requests/refresh-request-server.ts'
 
 export interface RefresherHooks extends HistoryObserver, PeriodicHooks {}
 
@@ -74,9 +76,10 @@ export interface RunningRefresher {
 
 /**
  * Wires the history engine (packages/history) to the outside world: LISTEN on
- * refresh_location_history into the engine's change queue, the periodic refresh under the shared
- * lock, a timer for the tier boundary's daily move, and /health and /metrics. The database and the
- * lock service are the caller's: stop() leaves them open.
+ * refresh_location_history into the engine's change queue (the API's refresh requests, which come
+ * on it too, to the request server, under the periodic refresh's lock), the periodic refresh under
+ * the shared lock, a timer for the tier boundary's daily move, and /health and /metrics. The
+ * database and the lock service are the caller's: stop() leaves them open.
  */
 export async function startRefresher(deps: RefresherDependencies): Promise<RunningRefresher> {
   const { database, locks, config } = deps
@@ -133,6 +136,17 @@ export async function startRefresher(deps: RefresherDependencies): Promise<Runni
     },
   })
 
+  // The API's refresh mutation asks through the same channel; one replica serves each request.
+  const requests = new RefreshRequestServer({
+    history,
+    database,
+    locks,
+    lockName: LOCK_NAMES.aggregateRefresh,
+    lockTtlMs: config.lockTtlMs,
+    logger,
+    metrics,
+  })
+
   const ignore = () => {}
   const listener = new RefreshListener({
     database,
@@ -141,6 +155,11 @@ export async function startRefresher(deps: RefresherDependencies): Promise<Runni
     metrics,
     onNotification: (payload) => {
       logger.debug({ event: 'notification', payload: payload.slice(0, 200) }, 'notification')
+      const request = parseRefreshRequest(payload)
+      if (request) {
+        requests.serve(request)
+        return
+      }
       queue.request({ change: parseHistoryChange(payload), reason: 'notification' }).catch(ignore)
     },
     onCatchUp: (reason) => {
@@ -205,7 +224,11 @@ export async function startRefresher(deps: RefresherDependencies): Promise<Runni
       logger.info({ event: 'stopping' }, 'stopping')
       clearTimeout(boundaryTimer)
       await listener.stop()
-      await Promise.all([periodic.stop(config.shutdownGraceMs), queue.stop(config.shutdownGraceMs)])
+      await Promise.all([
+        periodic.stop(config.shutdownGraceMs),
+        queue.stop(config.shutdownGraceMs),
+        requests.stop(config.shutdownGraceMs),
+      ])
       await http?.close()
       logger.info({ event: 'stopped' }, 'stopped')
     })()

@@ -57,6 +57,13 @@ export class RefresherMetrics implements HistoryObserver {
     registers: [this.registry],
   })
 
+  readonly refreshRequests = new Counter({
+    name: 'tracker_refresher_refresh_requests_total',
+    help: "Refresh requests (the API's refreshLocationHistoryAggregates) this replica served, by answer (refreshed, busy, unavailable, cancelled, failed)",
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  })
+
   readonly listenerConnected = new Gauge({
     name: 'tracker_refresher_listener_connected',
     help: '1 while the LISTEN connection is up',
@@ -83,6 +90,7 @@ export class RefresherMetrics implements HistoryObserver {
         this.refreshes.inc({ object, outcome }, 0)
       }
     }
+    for (const outcome of ['refreshed', 'failed']) this.refreshRequests.inc({ outcome }, 0)
     this.listenerConnected.set(0)
     this.historyRows.inc({ change: 'written' }, 0)
     this.historyRows.inc({ change: 'removed' }, 0)
