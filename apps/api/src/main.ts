@@ -1,5 +1,5 @@
 import { connectDatabase, connectOptionsFromEnv, pendingMigrations, type TrackerDatabase } from '@tracker/db'
-import { InProcessLockService, RedisLockService } from '@tracker/locks'
+import { createLockService, RedisLockService } from '@tracker/locks'
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
 import { parseTokensCommand, runTokensCommand, TOKENS_USAGE, UsageError } from './cli/tokens-command.ts'
@@ -65,9 +65,8 @@ async function serve(): Promise<void> {
   }
   const logger = pino({ level: config.logLevel, base: { app: 'api' } })
   const database = await connect(config.databaseEnv, logger)
-  const locks = config.redisUrl
-    ? new RedisLockService({ redis: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
-    : new InProcessLockService()
+  // The refresher's own way to build them: both take the same REDIS_KEY_PREFIX-ed refresh lock.
+  const locks = createLockService({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
   const api = await startApi({
     database,
     locks,

@@ -1,5 +1,5 @@
 import { connectDatabase } from '@tracker/db'
-import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
+import { createLockService, type LockService } from '@tracker/locks'
 import pino from 'pino'
 import { type CommandResult, check, rebuild, refreshAll } from './commands.ts'
 import { describeConfig, parseRefresherEnv, type RefresherConfig } from './env.ts'
@@ -40,9 +40,12 @@ function waitForSignal(): Promise<NodeJS.Signals> {
 
 async function serve(config: RefresherConfig, logger: pino.Logger): Promise<number> {
   const database = await connectDatabase({ ...config.connect, logger })
-  const locks: LockService = config.redisUrl
-    ? new RedisLockService({ redis: config.redisUrl, logger, keyPrefix: config.redisKeyPrefix })
-    : new InProcessLockService()
+  // The API's own way to build them: both take the same REDIS_KEY_PREFIX-ed refresh lock.
+  const locks: LockService = createLockService({
+    redisUrl: config.redisUrl,
+    keyPrefix: config.redisKeyPrefix,
+    logger,
+  })
   try {
     const refresher = await startRefresher({ database, locks, logger, config })
     const signal = await waitForSignal()

@@ -124,7 +124,7 @@ const MEANINGS: Record<string, string> = {
   REFRESHER_DB_POOL_SIZE: 'connections in the refresher pool',
   REFRESHER_DB_STATEMENT_TIMEOUT_MS: 'statement timeout of ordinary refresher queries (ms)',
   REDIS_KEY_PREFIX:
-    'put before every Redis key of every app (locks, last refresh, rate limits), e.g. `prod:`',
+    'put before every Redis key of every app (locks, last refresh, rate limits), e.g. `prod:`; one for all apps of a deployment (API and refresher share a lock)',
   REFRESH_STATEMENT_TIMEOUT: 'statement timeout of every refresh (the seed: 20 minutes)',
   REFRESH_MIN_INTERVAL: 'least time between two location_history refreshes',
   PERIODIC_REFRESH_INTERVAL: 'at most one periodic aggregate refresh per interval, across replicas',

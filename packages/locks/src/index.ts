@@ -1,3 +1,4 @@
+export * from './create-lock-service.ts'
 export * from './in-process-lock-service.ts'
 export * from './lock-service.ts'
 export * from './redis-keys.ts'
