@@ -120,6 +120,8 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     const feed = startHistoryChangeFeed(deps.database, historyCaches, deps.logger)
     app.addHook('onClose', () => feed.close())
   }
+  // After the last request: what tokens and sessions were used since the last write is written now.
+  app.addHook('onClose', () => services.lastUse.close())
   app.decorate('services', services)
   app.decorate('metrics', metrics)
 

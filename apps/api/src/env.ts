@@ -125,7 +125,17 @@ export interface ApiConfig {
   rateLimit: { max: number; windowMs: number; unauthenticatedMax: number }
   status: { activeWithinMs: number; lostAfterMs: number }
   refresh: { maxWindowMs: number; lockWaitMs: number; lockTtlMs: number; statementTimeoutMs: number }
-  auth: { tokenCacheTtlMs: number }
+  /**
+   * Token checks remembered for tokenCacheTtlMs: valid tokens and unknown ones in two maps, each
+   * bounded, so that guessed tokens never push a valid one out. When tokens and sessions were last
+   * used is written every lastUseFlushEveryMs (at most once a minute each), never by a request.
+   */
+  auth: {
+    tokenCacheTtlMs: number
+    tokenCacheMaxEntries: number
+    unknownTokenCacheMaxEntries: number
+    lastUseFlushEveryMs: number
+  }
   /**
    * GraphQL subscriptions over WebSocket, per token (a session counts as its token): open
    * connections, live subscriptions across them; keepAliveMs: how often the server pings (0: never).
@@ -263,7 +273,12 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig, tiles: WebTiles | un
       lockTtlMs: e.API_REFRESH_LOCK_TTL,
       statementTimeoutMs: e.API_REFRESH_STATEMENT_TIMEOUT,
     },
-    auth: { tokenCacheTtlMs: e.API_TOKEN_CACHE_TTL },
+    auth: {
+      tokenCacheTtlMs: e.API_TOKEN_CACHE_TTL,
+      tokenCacheMaxEntries: 10_000,
+      unknownTokenCacheMaxEntries: 10_000,
+      lastUseFlushEveryMs: 10_000,
+    },
     subscriptions: {
       maxConnectionsPerToken: e.API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN,
       maxPerToken: e.API_SUBSCRIPTION_MAX_PER_TOKEN,

@@ -62,6 +62,8 @@ export async function createTestApi(
     locks?: LockService
     /** Rate-limit counters in Redis, as main.ts shares them across replicas. */
     rateLimitRedis?: Redis
+    /** Settings no variable sets (e.g. the token cache's bounds), changed after the env is parsed. */
+    configure?: (config: ApiConfig) => ApiConfig
   } = {},
 ): Promise<TestApi> {
   const owned: TestDatabase | undefined = options.database ? undefined : await createTestDatabase()
@@ -71,7 +73,7 @@ export async function createTestApi(
     database,
     locks: options.locks ?? new InProcessLockService(),
     logger: logs.logger,
-    config: testConfig(options.env),
+    config: (options.configure ?? ((c) => c))(testConfig(options.env)),
     ...(options.rateLimitRedis ? { rateLimitRedis: options.rateLimitRedis } : {}),
   })
   const readToken = (await createApiToken(database.db, { name: 'test read', scope: 'read' })).token

@@ -1,32 +1,8 @@
 import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
-import {
-  type KyselyPlugin,
-  type PluginTransformQueryArgs,
-  type PluginTransformResultArgs,
-  PostgresQueryCompiler,
-  sql,
-} from 'kysely'
+import { sql } from 'kysely'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createTestApi, DAY, dayStart, rebuildHistory, type TestApi } from './helpers.ts'
-
-/**
- * Records every statement sent through the Kysely instance the API is given: a real count of
- * round trips, on the real database, without mocking anything.
- */
-class StatementRecorder implements KyselyPlugin {
-  readonly statements: string[] = []
-  readonly #compiler = new PostgresQueryCompiler()
-  transformQuery(args: PluginTransformQueryArgs) {
-    this.statements.push(this.#compiler.compileQuery(args.node, args.queryId).sql)
-    return args.node
-  }
-  async transformResult(args: PluginTransformResultArgs) {
-    return args.result
-  }
-  take(): string[] {
-    return this.statements.splice(0)
-  }
-}
+import { StatementRecorder } from './statement-recorder.ts'
 
 const POINTS = 510
 const recorder = new StatementRecorder()

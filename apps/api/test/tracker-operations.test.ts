@@ -69,6 +69,8 @@ describe('API tokens through GraphQL', () => {
     expect(token).toMatch(/^trk_[A-Za-z0-9_-]{43}$/)
     expect(apiToken).toMatchObject({ scope: 'READ', trackerIds: null, revokedAt: null })
     expect((await api.gql('{ trackers { nodes { id } } }', { token })).status).toBe(200)
+    // Uses are written off the request path (every 10 s, and at close): now, for this test.
+    await api.app.services.lastUse.flush()
 
     const listed = await api.gql('{ apiTokens { id name scope lastUsedAt revokedAt } }', {
       token: adminToken,

@@ -81,7 +81,9 @@ export async function sessionRoutes(
     const secret = request.cookies[SESSION_COOKIE]
     if (secret !== undefined) {
       refuseCrossOrigin(request)
-      await sessions.signOut(secret)
+      // A cookie that names no session counts like any other refused credential.
+      await refuseWhenLimited(request, reply)
+      if (!(await sessions.signOut(secret))) await limit.count(request.ip)
     }
     reply.clearCookie(SESSION_COOKIE, {
       httpOnly: true,

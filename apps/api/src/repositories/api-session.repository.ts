@@ -8,7 +8,6 @@ export interface SessionLookupRow {
   expires_at: Date
   expired: boolean
   revoked: boolean
-  last_used_at: Date | null
   token_id: string
   token_name: string
   token_scope: ApiTokenScope
@@ -44,7 +43,6 @@ export async function findApiSession(
       's.expires_at',
       sql<boolean>`s.expires_at <= now()`.as('expired'),
       sql<boolean>`s.revoked_at IS NOT NULL`.as('revoked'),
-      's.last_used_at',
       'api_tokens.id as token_id',
       'api_tokens.name as token_name',
       'api_tokens.scope as token_scope',
@@ -55,27 +53,26 @@ export async function findApiSession(
     .executeTakeFirst()
 }
 
-/** Records the session's (and its token's) use. */
-export async function touchApiSession(db: Kysely<Database>, id: string, tokenId: string): Promise<void> {
-  await db
-    .updateTable('api_sessions')
-    .set((eb) => ({ last_used_at: eb.fn<Date>('now') }))
-    .where('id', '=', id)
-    .execute()
-  await db
-    .updateTable('api_tokens')
-    .set((eb) => ({ last_used_at: eb.fn<Date>('now') }))
-    .where('id', '=', tokenId)
-    .execute()
+/** Records when sessions were last used, in one statement (their tokens' use is recorded apart). */
+export async function recordApiSessionUses(
+  db: Kysely<Database>,
+  uses: readonly { id: string; at: Date }[],
+): Promise<void> {
+  if (uses.length === 0) return
+  await sql`
+    UPDATE api_sessions SET last_used_at = GREATEST(api_sessions.last_used_at, u.at)
+      FROM unnest(${uses.map((u) => u.id)}::uuid[], ${uses.map((u) => u.at.toISOString())}::timestamptz[]) AS u(id, at)
+     WHERE api_sessions.id = u.id`.execute(db)
 }
 
-/** Idempotent: a revoked session keeps its first revocation time. */
-export async function revokeApiSession(db: Kysely<Database>, secretHash: string): Promise<void> {
-  await db
+/** Idempotent: a revoked session keeps its first revocation time. false when no session has the hash. */
+export async function revokeApiSession(db: Kysely<Database>, secretHash: string): Promise<boolean> {
+  const result = await db
     .updateTable('api_sessions')
     .set((eb) => ({ revoked_at: eb.fn.coalesce('revoked_at', eb.fn<Date>('now')) }))
     .where('secret_hash', '=', secretHash)
-    .execute()
+    .executeTakeFirst()
+  return Number(result.numUpdatedRows) > 0
 }
 
 /** Sessions that can never be used again (expired or revoked a day ago), removed as new ones start. */

@@ -71,20 +71,34 @@ export async function existingTrackerIds(db: Kysely<Database>, ids: readonly str
 }
 
 /**
- * Looks a token up by its hash and records its use, in one statement. undefined when no unrevoked
- * token has that hash.
+ * The unrevoked token with that hash, and its trackers: a read (its use is recorded apart, at most
+ * once a minute: `recordApiTokenUses`). undefined when none.
  */
-export async function findAndTouchApiToken(
+export async function findApiTokenByHash(
   db: Kysely<Database>,
   tokenHash: string,
 ): Promise<(Pick<ApiToken, 'id' | 'name' | 'scope'> & { tracker_ids: string[] | null }) | undefined> {
   return db
-    .updateTable('api_tokens')
-    .set((eb) => ({ last_used_at: eb.fn<Date>('now') }))
+    .selectFrom('api_tokens')
+    .select(['id', 'name', 'scope', tokenTrackerIds])
     .where('token_hash', '=', tokenHash)
     .where('revoked_at', 'is', null)
-    .returning(['id', 'name', 'scope', tokenTrackerIds])
     .executeTakeFirst()
+}
+
+/**
+ * Records when tokens were last used, in one statement whatever their number. A time never moves
+ * backwards (another replica may have written a later one).
+ */
+export async function recordApiTokenUses(
+  db: Kysely<Database>,
+  uses: readonly { id: string; at: Date }[],
+): Promise<void> {
+  if (uses.length === 0) return
+  await sql`
+    UPDATE api_tokens SET last_used_at = GREATEST(api_tokens.last_used_at, u.at)
+      FROM unnest(${uses.map((u) => u.id)}::uuid[], ${uses.map((u) => u.at.toISOString())}::timestamptz[]) AS u(id, at)
+     WHERE api_tokens.id = u.id`.execute(db)
 }
 
 /** An unrevoked token by id, with its trackers; undefined when none (or revoked). */

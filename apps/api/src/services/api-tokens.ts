@@ -6,9 +6,10 @@ import type { AuthenticatedToken } from '../graphql/context.ts'
 import {
   type ApiTokenListRow,
   existingTrackerIds,
-  findAndTouchApiToken,
+  findApiTokenByHash,
   insertApiToken,
 } from '../repositories/api-token.repository.ts'
+import type { LastUseRecorder } from './last-use-recorder.ts'
 
 export { listApiTokens, revokeApiToken } from '../repositories/api-token.repository.ts'
 
@@ -91,54 +92,85 @@ export async function createApiToken(
 }
 
 interface CacheEntry {
-  token: AuthenticatedToken | null
+  token: AuthenticatedToken
   expiresAt: number
 }
 
+/** A bounded map whose oldest entries are forgotten first. */
+function remember<V>(map: Map<string, V>, key: string, value: V, maxEntries: number): void {
+  map.delete(key)
+  map.set(key, value)
+  if (map.size > maxEntries) {
+    const oldest = map.keys().next().value
+    if (oldest !== undefined) map.delete(oldest)
+  }
+}
+
 /**
- * Checks bearer tokens against api_tokens, remembering each answer (valid or not) for `ttlMs`, so
- * a client's burst costs one lookup: a revoked token stops working at once on the replica that
+ * Checks bearer tokens against api_tokens (a read), remembering each answer for `ttlMs`, so a
+ * client's burst costs one lookup: a revoked token stops working at once on the replica that
  * revoked it (`forget`) and within ttlMs on every other one. The same holds for a limited token's
  * trackers: one deleted meanwhile may still be named for ttlMs, but no longer exists to be read.
- * Bounded: the oldest answers are forgotten first.
+ *
+ * Valid and unknown tokens are remembered apart, each bounded (the oldest forgotten first): a flood
+ * of guessed tokens fills only the unknown ones' map and never pushes a valid token out. A use is
+ * noted with `uses` (written later, at most once a minute per token), never on the request's path.
  */
 export class TokenAuthenticator {
   readonly #db: Kysely<Database>
   readonly #ttlMs: number
   readonly #maxEntries: number
-  readonly #cache = new Map<string, CacheEntry>()
+  readonly #maxUnknownEntries: number
+  readonly #uses: LastUseRecorder | undefined
+  /** Token hash -> the valid token it stands for. */
+  readonly #valid = new Map<string, CacheEntry>()
+  /** Token hash -> until when it is known to name no valid token. */
+  readonly #unknown = new Map<string, number>()
   readonly #revokedListeners: ((tokenId: string) => void)[] = []
 
-  constructor(db: Kysely<Database>, options: { ttlMs: number; maxEntries?: number }) {
+  constructor(
+    db: Kysely<Database>,
+    options: { ttlMs: number; maxEntries?: number; maxUnknownEntries?: number; uses?: LastUseRecorder },
+  ) {
     this.#db = db
     this.#ttlMs = options.ttlMs
     this.#maxEntries = options.maxEntries ?? 10_000
+    this.#maxUnknownEntries = options.maxUnknownEntries ?? 10_000
+    this.#uses = options.uses
   }
 
   async authenticate(token: string): Promise<AuthenticatedToken | null> {
     const hash = hashToken(token)
     const now = Date.now()
-    const cached = this.#cache.get(hash)
-    if (cached && cached.expiresAt > now) return cached.token
-    const row = await findAndTouchApiToken(this.#db, hash)
-    const result = row ? { id: row.id, name: row.name, scope: row.scope, trackerIds: row.tracker_ids } : null
-    this.#cache.delete(hash)
-    this.#cache.set(hash, { token: result, expiresAt: now + this.#ttlMs })
-    if (this.#cache.size > this.#maxEntries) {
-      const oldest = this.#cache.keys().next().value
-      if (oldest !== undefined) this.#cache.delete(oldest)
+    const valid = this.#valid.get(hash)
+    if (valid && valid.expiresAt > now) {
+      this.#uses?.tokenUsed(valid.token.id)
+      return valid.token
     }
+    if ((this.#unknown.get(hash) ?? 0) > now) return null
+    const row = await findApiTokenByHash(this.#db, hash)
+    const expiresAt = now + this.#ttlMs
+    if (!row) {
+      this.#valid.delete(hash)
+      remember(this.#unknown, hash, expiresAt, this.#maxUnknownEntries)
+      return null
+    }
+    const result = { id: row.id, name: row.name, scope: row.scope, trackerIds: row.tracker_ids }
+    this.#unknown.delete(hash)
+    remember(this.#valid, hash, { token: result, expiresAt }, this.#maxEntries)
+    this.#uses?.tokenUsed(result.id)
     return result
   }
 
   /** Forgets every cached answer (after a revocation in this process). */
   clear(): void {
-    this.#cache.clear()
+    this.#valid.clear()
+    this.#unknown.clear()
   }
 
   /** Forgets the cached answer for one token (its revocation takes effect here at once). */
   forget(tokenId: string): void {
-    for (const [hash, entry] of this.#cache) if (entry.token?.id === tokenId) this.#cache.delete(hash)
+    for (const [hash, entry] of this.#valid) if (entry.token.id === tokenId) this.#valid.delete(hash)
   }
 
   /** The token was revoked in this process: forgets it and tells whoever holds it open (live sockets). */

@@ -14,6 +14,7 @@ import { createEndpointHealthService } from './endpoint-health.service.ts'
 import { createExportService } from './export.service.ts'
 import { createHistoryService, type HistoryPage } from './history.service.ts'
 import { createImportRunService } from './import-run.service.ts'
+import { LastUseRecorder } from './last-use-recorder.ts'
 import { createPlaceService } from './place.service.ts'
 import { createPollingService } from './polling.service.ts'
 import { createRefreshService } from './refresh.service.ts'
@@ -47,7 +48,18 @@ export function createServices(deps: ServiceDeps) {
   const { config } = deps
   const db: Kysely<Database> = deps.database.db
   const { historyCache } = deps
-  const tokens = new TokenAuthenticator(db, { ttlMs: config.auth.tokenCacheTtlMs })
+  // When tokens and sessions were last used: noted by requests, written by a timer (and at close).
+  const lastUse = new LastUseRecorder({
+    db,
+    logger: deps.logger,
+    flushEveryMs: config.auth.lastUseFlushEveryMs,
+  })
+  const tokens = new TokenAuthenticator(db, {
+    ttlMs: config.auth.tokenCacheTtlMs,
+    maxEntries: config.auth.tokenCacheMaxEntries,
+    maxUnknownEntries: config.auth.unknownTokenCacheMaxEntries,
+    uses: lastUse,
+  })
   return {
     history: createHistoryService(db, config.history, {
       cache: historyCache,
@@ -85,8 +97,9 @@ export function createServices(deps: ServiceDeps) {
       ...(deps.onHistoryRefreshed ? { onRefreshed: deps.onHistoryRefreshed } : {}),
     }),
     tokens,
+    lastUse,
     apiTokens: createApiTokenService(db, tokens),
-    sessions: createSessionService(db, { ttlMs: config.web.sessionTtlMs, tokens }),
+    sessions: createSessionService(db, { ttlMs: config.web.sessionTtlMs, tokens, uses: lastUse }),
     deletions: createTrackerDeletionService(db, {
       pagination: config.pagination,
       ...(deps.onHistoryRefreshed ? { onDeleted: deps.onHistoryRefreshed } : {}),

@@ -8,7 +8,6 @@ import {
   findApiSession,
   insertApiSession,
   revokeApiSession,
-  touchApiSession,
 } from '../repositories/api-session.repository.ts'
 import { findLiveApiToken } from '../repositories/api-token.repository.ts'
 import {
@@ -18,14 +17,12 @@ import {
 } from '../repositories/sign-in-link.repository.ts'
 import { hashToken, type TokenAuthenticator } from './api-tokens.ts'
 import { requireId } from './input.ts'
+import type { LastUseRecorder } from './last-use-recorder.ts'
 
 /** The cookie that carries a web session's secret. */
 export const SESSION_COOKIE = 'tracker_session'
 /** How long a one-time sign-in link stays valid unless told otherwise. */
 export const SIGN_IN_LINK_TTL_MS = 24 * 60 * 60 * 1000
-/** A session's use is recorded at most this often (a write per request would be wasteful). */
-const TOUCH_EVERY_MS = 60_000
-
 // Secrets and codes are 32 random bytes as base64url; anything else is no session and costs no query.
 const SECRET = /^[A-Za-z0-9_-]{43}$/
 const newSecret = () => randomBytes(32).toString('base64url')
@@ -77,7 +74,7 @@ export async function createSignInLink(
  */
 export function createSessionService(
   db: Kysely<Database>,
-  options: { ttlMs: number; tokens: TokenAuthenticator },
+  options: { ttlMs: number; tokens: TokenAuthenticator; uses?: LastUseRecorder },
 ) {
   const open = async (tokenId: string) => {
     await deleteStaleApiSessions(db)
@@ -122,9 +119,9 @@ export function createSessionService(
       if (row.revoked) return { ok: false, reason: 'revoked' }
       if (row.token_revoked) return { ok: false, reason: 'token-revoked' }
       if (row.expired) return { ok: false, reason: 'expired' }
-      if (!row.last_used_at || Date.now() - row.last_used_at.getTime() > TOUCH_EVERY_MS) {
-        await touchApiSession(db, row.id, row.token_id)
-      }
+      // Written later, at most once a minute each: never on the request's path.
+      options.uses?.sessionUsed(row.id)
+      options.uses?.tokenUsed(row.token_id)
       return {
         ok: true,
         token: {
@@ -137,11 +134,12 @@ export function createSessionService(
       }
     },
 
-    /** Revokes the session the secret opened, if any (idempotent). */
-    async signOut(secret: string): Promise<void> {
-      if (!SECRET.test(secret)) return
-      await revokeApiSession(db, hashToken(secret))
+    /** Revokes the session the secret opened, if any (idempotent); false when it names no session. */
+    async signOut(secret: string): Promise<boolean> {
+      if (!SECRET.test(secret)) return false
+      const found = await revokeApiSession(db, hashToken(secret))
       for (const listener of signedOutListeners) listener(hashToken(secret))
+      return found
     },
   }
 }
