@@ -46,6 +46,7 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_MAX_QUERY_DEPTH: wholeNumberVar('API_MAX_QUERY_DEPTH', 8, { min: 2 }),
   API_MAX_QUERY_COMPLEXITY: wholeNumberVar('API_MAX_QUERY_COMPLEXITY', 20_000, { min: 10 }),
   API_MAX_QUERY_TOKENS: wholeNumberVar('API_MAX_QUERY_TOKENS', 2_000, { min: 50 }),
+  API_MAX_ROOT_FIELDS: wholeNumberVar('API_MAX_ROOT_FIELDS', 10),
   API_BODY_LIMIT_BYTES: wholeNumberVar('API_BODY_LIMIT_BYTES', 64 * 1024, { min: 1024 }),
   API_MAX_KEYS_PER_MUTATION: wholeNumberVar('API_MAX_KEYS_PER_MUTATION', 50),
   API_RATE_LIMIT_MAX: wholeNumberVar('API_RATE_LIMIT_MAX', 600),
@@ -115,6 +116,8 @@ export interface ApiConfig {
     maxDepth: number
     maxComplexity: number
     maxTokens: number
+    /** Root fields of one operation, each alias counted (each is at least one database query). */
+    maxRootFields: number
     bodyLimitBytes: number
     maxKeysPerMutation: number
   }
@@ -258,6 +261,7 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig, tiles: WebTiles | un
       maxDepth: e.API_MAX_QUERY_DEPTH,
       maxComplexity: e.API_MAX_QUERY_COMPLEXITY,
       maxTokens: e.API_MAX_QUERY_TOKENS,
+      maxRootFields: e.API_MAX_ROOT_FIELDS,
       bodyLimitBytes: e.API_BODY_LIMIT_BYTES,
       maxKeysPerMutation: e.API_MAX_KEYS_PER_MUTATION,
     },

@@ -178,12 +178,97 @@ describe('query shape limits', () => {
       expect(three.body.errors).toBeUndefined()
       const five = await full.gql(`{ ${['a', 'b', 'c', 'd', 'e'].map(one).join(' ')} }`)
       expect(codes(five.body)).toEqual(['QUERY_TOO_COMPLEX'])
-      expect(five.body.errors![0]!.extensions).toMatchObject({ complexity: 25005, maxComplexity: 20000 })
+      // Each costs 1 + 500 x 10, and 1000 as a root field (a database query of its own).
+      expect(five.body.errors![0]!.extensions).toMatchObject({ complexity: 30005, maxComplexity: 20000 })
       // A smaller limit lowers the cost: the same five with limit: 10 each pass.
       const limited = await full.gql(
         `{ ${['a', 'b', 'c', 'd', 'e'].map(one).join(' ').replaceAll('bucketSize: "1 day"', 'bucketSize: "1 day", limit: 10')} }`,
       )
       expect(limited.body.errors).toBeUndefined()
+    } finally {
+      await full.app.close()
+    }
+  })
+
+  it('50 aliases of locationHistoryAggregated(limit: 1) are refused before anything runs, naming the limit', async () => {
+    const full = await createTestApi({ database: api.database })
+    try {
+      const aliases = (n: number) =>
+        `query ($t: ID!, $s: DateTime!, $e: DateTime!) { ${Array.from(
+          { length: n },
+          (_, i) =>
+            `h${i}: locationHistoryAggregated(trackerId: $t, startTime: $s, endTime: $e, bucketSize: "1 day", limit: 1) { id }`,
+        ).join(' ')} }`
+      const variables = { t: trackerId, s: iso(now - 20 * DAY), e: iso(now) }
+      const fifty = await full.gql(aliases(50), { variables })
+      expect(fifty.status).toBe(400)
+      expect(fifty.body.data).toBeNull()
+      expect(codes(fifty.body)).toEqual(['TOO_MANY_ROOT_FIELDS', 'QUERY_TOO_COMPLEX'])
+      expect(fifty.body.errors![0]).toMatchObject({
+        message: expect.stringMatching(
+          /^The operation asks for 50 root fields; at most 10 are allowed \(API_MAX_ROOT_FIELDS: .*\): split it into several requests$/,
+        ),
+        extensions: { code: 'TOO_MANY_ROOT_FIELDS', rootFields: 50, maxRootFields: 10 },
+      })
+      // Each alias costs a database query (1000) besides its 1 + 1 x 1: the cost alone refuses them
+      // too, whatever API_MAX_ROOT_FIELDS says (they cost 2 each before: some 80 fitted).
+      expect(fifty.body.errors![1]!.extensions).toMatchObject({ complexity: 50 * 1002, maxComplexity: 20000 })
+      expect(fifty.body.errors![1]!.message).toMatch(/API_MAX_QUERY_COMPLEXITY/)
+
+      const ten = await full.gql(aliases(10), { variables })
+      expect(ten.body.errors).toBeUndefined()
+      expect(Object.keys(ten.body.data!)).toHaveLength(10)
+      expect(codes((await full.gql(aliases(11), { variables })).body)).toEqual(['TOO_MANY_ROOT_FIELDS'])
+    } finally {
+      await full.app.close()
+    }
+  })
+
+  it('API_MAX_ROOT_FIELDS counts response keys, through fragments; __typename is free', async () => {
+    const three = await createTestApi({ database: api.database, env: { API_MAX_ROOT_FIELDS: '3' } })
+    try {
+      const ok = await three.gql(
+        '{ __typename a: trackers { pageInfo { hasNextPage } } b: trackers { pageInfo { hasNextPage } } ...F } fragment F on Query { c: trackers { pageInfo { hasNextPage } } a: trackers { pageInfo { hasNextPage } } }',
+      )
+      expect(ok.body.errors).toBeUndefined()
+      const over = await three.gql(
+        '{ a: trackers { pageInfo { hasNextPage } } ...F ... on Query { d: importRuns { pageInfo { hasNextPage } } } } fragment F on Query { b: trackers { pageInfo { hasNextPage } } c: trackers { pageInfo { hasNextPage } } }',
+      )
+      expect(over.status).toBe(400)
+      expect(over.body.errors).toEqual([
+        expect.objectContaining({
+          extensions: { code: 'TOO_MANY_ROOT_FIELDS', rootFields: 4, maxRootFields: 3 },
+        }),
+      ])
+      // Mutations too: four renames in one request.
+      const renames = await three.gql(
+        `mutation { ${[1, 2, 3, 4].map((i) => `r${i}: renameTracker(id: "${trackerId}", name: "n${i}") { id }`).join(' ')} }`,
+      )
+      expect(codes(renames.body)).toEqual(['TOO_MANY_ROOT_FIELDS'])
+      expect(
+        (
+          await api.database.db
+            .selectFrom('trackers')
+            .select('name')
+            .where('id', '=', trackerId)
+            .executeTakeFirst()
+        )?.name,
+      ).not.toMatch(/^n\d$/)
+    } finally {
+      await three.app.close()
+    }
+  })
+
+  it('aliases of a field that queries per tracker cost a query each, under one root field', async () => {
+    const full = await createTestApi({ database: api.database })
+    try {
+      const polls = (n: number) =>
+        `{ tracker(id: "${trackerId}") { ${Array.from({ length: n }, (_, i) => `p${i}: polling { intervalSeconds }`).join(' ')} } }`
+      expect((await full.gql(polls(5))).body.errors).toBeUndefined()
+      const many = await full.gql(polls(30))
+      expect(codes(many.body)).toEqual(['QUERY_TOO_COMPLEX'])
+      // The root field 1000 + 1, each alias 1000 + 1 + 1.
+      expect(many.body.errors![0]!.extensions).toMatchObject({ complexity: 1001 + 30 * 1002 })
     } finally {
       await full.app.close()
     }

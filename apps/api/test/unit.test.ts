@@ -5,7 +5,7 @@ import { GENERATED_FILE, generateSchemaTypes } from '../scripts/codegen.ts'
 import { ApiConfigError, parseApiEnv } from '../src/env.ts'
 import { parseDateTime } from '../src/graphql/scalars.ts'
 import { typeDefs } from '../src/graphql/schema.ts'
-import { complexityLimitRule, depthLimitRule } from '../src/graphql/validation-rules.ts'
+import { complexityLimitRule, depthLimitRule, rootFieldLimitRule } from '../src/graphql/validation-rules.ts'
 import { trackerStatus } from '../src/services/tracker-status.ts'
 
 describe('schema.generated.ts', () => {
@@ -130,6 +130,43 @@ describe('validation rules', () => {
     expect(withLimit(1300, q('$n'))).toBe(1)
     expect(withLimit(66, q('5'))).toBe(0)
     expect(withLimit(65, q('5'))).toBe(1)
+  })
+
+  it('root fields: one per response key, through fragments (a fan-out bomb or a cycle stays cheap)', () => {
+    const count = (query: string, max = 3) =>
+      validate(schema, parse(query), [rootFieldLimitRule(max)]).map((e) => e.extensions.rootFields)
+    expect(count('{ a: trackers { nodes { id } } b: trackers { nodes { id } } __typename }', 1)).toEqual([2])
+    expect(count('{ trackers { nodes { id } } trackers { nodes { name } } }', 1)).toEqual([])
+    const bomb = `{ ...F0 } ${Array.from({ length: 150 }, (_, i) =>
+      i === 149
+        ? `fragment F${i} on Query { a: importRuns { nodes { id } } b: apiTokens { id } c: trackers { nodes { id } } d: tracker(id: "x") { id } }`
+        : `fragment F${i} on Query { ...F${i + 1} ...F${i + 1} }`,
+    ).join(' ')}`
+    const started = performance.now()
+    expect(count(bomb)).toEqual([4])
+    expect(performance.now() - started).toBeLessThan(1000)
+    expect(
+      count('{ ...A } fragment A on Query { x: apiTokens { id } ...B } fragment B on Query { ...A }'),
+    ).toEqual([])
+  })
+
+  it('a database field costs databaseFieldCost more, each alias again, times its lists', () => {
+    const cost = (query: string) =>
+      validate(schema, parse(query), [
+        complexityLimitRule({
+          maxComplexity: 0,
+          defaultListSize: () => 50,
+          maxListSize: () => 100,
+          assumedListSize: 10,
+          databaseFieldCost: 1000,
+          isDatabaseField: (parent, field) => parent.name === 'Query' || field.name === 'polling',
+        }),
+      ]).map((e) => e.extensions.complexity)
+    expect(cost('{ a: apiTokens { id } b: apiTokens { id } }')).toEqual([2 * (1001 + 10)])
+    // 1001 for the root, then 5 trackers x (nodes 1 + polling 1001 + its field 1).
+    expect(cost('{ trackers(first: 5) { nodes { polling { intervalSeconds } } } }')).toEqual([
+      1001 + 5 * (1 + 1001 + 1),
+    ])
   })
 
   it('introspection is neither too deep nor too complex', () => {

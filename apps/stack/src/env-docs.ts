@@ -36,8 +36,11 @@ const MEANINGS: Record<string, string> = {
   API_PAGE_SIZE_DEFAULT: 'default page size of lists',
   API_PAGE_SIZE_MAX: 'largest page size of lists',
   API_MAX_QUERY_DEPTH: 'GraphQL nesting limit',
-  API_MAX_QUERY_COMPLEXITY: 'GraphQL complexity limit',
+  API_MAX_QUERY_COMPLEXITY:
+    'GraphQL complexity limit (each field 1, each field that queries the database 1000 more, times its lists)',
   API_MAX_QUERY_TOKENS: 'GraphQL parser token limit',
+  API_MAX_ROOT_FIELDS:
+    'root fields of one GraphQL operation, each alias counted (each is a database query); more: TOO_MANY_ROOT_FIELDS',
   API_BODY_LIMIT_BYTES: 'request body limit',
   API_MAX_KEYS_PER_MUTATION: 'keys in one createTracker',
   API_RATE_LIMIT_MAX: 'requests per token per window',

@@ -26,9 +26,17 @@ import { subscriptionOptions, subscriptionResolvers } from './subscriptions.ts'
 import {
   argumentNamesRule,
   complexityLimitRule,
+  DATABASE_FIELD_COST,
   depthLimitRule,
   noNulCharacterRule,
+  rootFieldLimitRule,
 } from './validation-rules.ts'
+
+/**
+ * Fields below the root that run a query of their own for each parent (not through a loader):
+ * they cost DATABASE_FIELD_COST each, as root fields do, so aliases of them cannot multiply queries.
+ */
+const PER_PARENT_QUERY_FIELDS = new Set(['Tracker.coverage', 'Tracker.coverageGaps', 'Tracker.polling'])
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -97,10 +105,12 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
   const checks = requestChecks({ maxTokens: config.limits.maxTokens })
   checks.routeHooks(scope)
 
+  const roots = new Set(['Query', 'Mutation', 'Subscription'])
   const validationRules = [
     argumentNamesRule,
     noNulCharacterRule,
     depthLimitRule(config.limits.maxDepth),
+    rootFieldLimitRule(config.limits.maxRootFields),
     complexityLimitRule({
       maxComplexity: config.limits.maxComplexity,
       defaultListSize: (field) =>
@@ -110,6 +120,10 @@ export async function graphqlPlugin(scope: FastifyInstance, options: GraphQLPlug
       maxListSize: (field) =>
         field.name.startsWith('locationHistory') ? config.history.maxPoints : config.pagination.maxPageSize,
       assumedListSize: 10,
+      // Every root field (each alias too) is a query of its own; so are the per-parent fields.
+      databaseFieldCost: DATABASE_FIELD_COST,
+      isDatabaseField: (parent, field) =>
+        roots.has(parent.name) || PER_PARENT_QUERY_FIELDS.has(`${parent.name}.${field.name}`),
     }),
   ]
   const live = subscriptionOptions({

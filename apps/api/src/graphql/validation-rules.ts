@@ -88,7 +88,20 @@ export interface ComplexityOptions {
   maxListSize: (field: GraphQLField<unknown, unknown>) => number
   /** Assumed length of a list without a size argument (a tracker's keys). */
   assumedListSize: number
+  /**
+   * What a field that runs database queries of its own costs on top of its 1 (default 0): every
+   * root field, and fields resolved with a query per parent (`isDatabaseField`). Aliases are
+   * separate fields, so each alias costs it again.
+   */
+  databaseFieldCost?: number
+  isDatabaseField?: (parent: GraphQLNamedType, field: GraphQLField<unknown, unknown>) => boolean
 }
+
+/**
+ * What a field that queries the database costs in the API (API_MAX_QUERY_COMPLEXITY): a round trip
+ * costs about what resolving a thousand fields from memory does.
+ */
+export const DATABASE_FIELD_COST = 1000
 
 const SIZE_ARGUMENTS = ['first', 'limit']
 
@@ -96,7 +109,8 @@ const SIZE_ARGUMENTS = ['first', 'limit']
  * Complexity of an operation: every selected field costs 1, times the most items each enclosing
  * list can hold. A field with a `first`/`limit` argument multiplies what is under it by that
  * argument; the lists of its own result (connection nodes, page points) are already counted by it.
- * So the seed's history query costs 1 + 500 x 10 = 5001. Aliases count separately.
+ * So the seed's history query costs 1 + 500 x 10 = 5001, plus `databaseFieldCost` for the root
+ * field (and for each field below that runs a query per parent). Aliases count separately.
  */
 export function complexityLimitRule(options: ComplexityOptions): ValidationRule {
   return (context: ValidationContext): ASTVisitor => {
@@ -133,8 +147,11 @@ export function complexityLimitRule(options: ComplexityOptions): ValidationRule 
           const size = sizeOf(field, selection)
           const isCompositeList = isListType(type) && isCompositeType(getNamedType(field.type))
           const multiplier = size ?? (isCompositeList && !sizedByParent ? options.assumedListSize : 1)
+          const database = options.isDatabaseField?.(parent, field) ? (options.databaseFieldCost ?? 0) : 0
           total +=
-            1 + multiplier * costOf(selection.selectionSet, getNamedType(field.type), size !== null, visiting)
+            1 +
+            database +
+            multiplier * costOf(selection.selectionSet, getNamedType(field.type), size !== null, visiting)
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
           const type = selection.typeCondition ? schema.getType(selection.typeCondition.name.value) : parent
           total += costOf(selection.selectionSet, type ?? undefined, sizedByParent, visiting)
@@ -168,7 +185,8 @@ export function complexityLimitRule(options: ComplexityOptions): ValidationRule 
         if (cost > options.maxComplexity) {
           context.reportError(
             new GraphQLError(
-              `The query's complexity is ${cost}; at most ${options.maxComplexity} is allowed (each field costs 1, ` +
+              `The query's complexity is ${cost}; at most ${options.maxComplexity} is allowed (API_MAX_QUERY_COMPLEXITY: ` +
+                `each field costs 1, each field that queries the database ${options.databaseFieldCost ?? 0} more, ` +
                 'times the size of every list it is in): ask for fewer fields, items or aliases',
               {
                 nodes: [node],
@@ -177,6 +195,59 @@ export function complexityLimitRule(options: ComplexityOptions): ValidationRule 
                   complexity: cost,
                   maxComplexity: options.maxComplexity,
                 },
+              },
+            ),
+          )
+        }
+      },
+    }
+  }
+}
+
+/**
+ * At most `maxRootFields` root fields in one operation: each is at least one database query of its
+ * own, and aliases make one field many (`a: locationHistoryAggregated(...) b: ...`). Counted as the
+ * response counts them: one per response key (alias or name), through fragments; introspection
+ * (`__typename`) is free. A fragment's keys are collected once (see depth).
+ */
+export function rootFieldLimitRule(maxRootFields: number): ValidationRule {
+  return (context: ValidationContext): ASTVisitor => {
+    const fragmentKeys = new Map<string, Set<string>>()
+    const collect = (set: SelectionSetNode, into: Set<string>, visiting: Set<string>): void => {
+      for (const selection of set.selections) {
+        if (selection.kind === Kind.FIELD) {
+          if (!isIntrospection(selection)) into.add(selection.alias?.value ?? selection.name.value)
+        } else if (selection.kind === Kind.INLINE_FRAGMENT) {
+          collect(selection.selectionSet, into, visiting)
+        } else {
+          const name = selection.name.value
+          const fragment = context.getFragment(name)
+          if (!fragment || visiting.has(name)) continue
+          let keys = fragmentKeys.get(name)
+          if (!keys) {
+            keys = new Set()
+            visiting.add(name)
+            collect(fragment.selectionSet, keys, visiting)
+            visiting.delete(name)
+            fragmentKeys.set(name, keys)
+          }
+          for (const key of keys) into.add(key)
+        }
+      }
+    }
+    return {
+      OperationDefinition(node: OperationDefinitionNode) {
+        const keys = new Set<string>()
+        collect(node.selectionSet, keys, new Set())
+        if (keys.size > maxRootFields) {
+          context.reportError(
+            new GraphQLError(
+              `The operation asks for ${keys.size} root fields; at most ${maxRootFields} are allowed ` +
+                '(API_MAX_ROOT_FIELDS: each root field, and each alias of one, is a database query of ' +
+                'its own): split it into several requests',
+              {
+                nodes: [node],
+                extensions: { code: 'TOO_MANY_ROOT_FIELDS', rootFields: keys.size, maxRootFields },
               },
             ),
           )
