@@ -32,7 +32,10 @@ import { createServices, type Services } from './services/services.ts'
 
 export interface ApiDeps {
   database: TrackerDatabase
-  /** The refresh lock is shared with the refresher: Redis across replicas, in-process in embedded mode. */
+  /**
+   * Redis across replicas, in-process in embedded mode: /ready checks it answers. The refresh
+   * mutation takes no lock of its own: the refresher it asks refreshes under the shared one.
+   */
   locks: LockService
   logger: Logger
   config: ApiConfig
@@ -78,7 +81,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   }) as unknown as FastifyInstance
 
   const shutdown = new AbortController()
-  // preClose: before in-flight requests are awaited, so a mutation waiting for the refresh lock ends now.
+  // preClose: before in-flight requests are awaited, so a mutation waiting for the refresher ends now.
   app.addHook('preClose', async () => shutdown.abort())
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id)
@@ -100,12 +103,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     database: deps.database,
     retention: config.retention,
     logger: deps.logger.child({ component: 'history' }),
-    statementTimeoutMs: config.refresh.statementTimeoutMs,
   })
   const services = createServices({
     database: deps.database,
     history,
-    locks: deps.locks,
     config,
     cipher,
     logger: deps.logger,
@@ -122,6 +123,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   }
   // After the last request: what tokens and sessions were used since the last write is written now.
   app.addHook('onClose', () => services.lastUse.close())
+  app.addHook('onClose', () => services.refreshRequester.close())
   app.decorate('services', services)
   app.decorate('metrics', metrics)
 

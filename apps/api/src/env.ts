@@ -56,8 +56,8 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_STATUS_LOST_AFTER: durationVar('API_STATUS_LOST_AFTER', '7 days'),
   API_REFRESH_MAX_WINDOW: durationVar('API_REFRESH_MAX_WINDOW', '31 days'),
   API_REFRESH_LOCK_WAIT: durationVar('API_REFRESH_LOCK_WAIT', '60 s'),
-  API_REFRESH_LOCK_TTL: durationVar('API_REFRESH_LOCK_TTL', '30 min'),
-  API_REFRESH_STATEMENT_TIMEOUT: durationVar('API_REFRESH_STATEMENT_TIMEOUT', '20 min'),
+  API_REFRESH_ACCEPT_TIMEOUT: durationVar('API_REFRESH_ACCEPT_TIMEOUT', '5 s'),
+  API_REFRESH_TIMEOUT: durationVar('API_REFRESH_TIMEOUT', '5 min'),
   API_TOKEN_CACHE_TTL: durationVar('API_TOKEN_CACHE_TTL', '10 s'),
   API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN: wholeNumberVar(
     'API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN',
@@ -100,7 +100,7 @@ export interface ApiConfig {
   /** The database part of the environment, as `connectOptionsFromEnv(env, 'API')` reads it. */
   databaseEnv: Record<string, unknown>
   redisUrl: string | undefined
-  /** Before every Redis key: the refresh lock (the refresher's, same prefix) and rate-limit counters. */
+  /** Before every Redis key: the rate-limit counters (the same prefix as every app's). */
   redisKeyPrefix: string
   /** Secret: never logged. */
   keyEncryptionKey: string
@@ -127,7 +127,11 @@ export interface ApiConfig {
    */
   rateLimit: { max: number; windowMs: number; unauthenticatedMax: number }
   status: { activeWithinMs: number; lostAfterMs: number }
-  refresh: { maxWindowMs: number; lockWaitMs: number; lockTtlMs: number; statementTimeoutMs: number }
+  /**
+   * The refresh mutation asks the refresher: a refresher must take the request within
+   * acceptTimeoutMs and answer within timeoutMs; it waits for the refresh lock up to lockWaitMs.
+   */
+  refresh: { maxWindowMs: number; lockWaitMs: number; acceptTimeoutMs: number; timeoutMs: number }
   /**
    * Token checks remembered for tokenCacheTtlMs: valid tokens and unknown ones in two maps, each
    * bounded, so that guessed tokens never push a valid one out. When tokens and sessions were last
@@ -205,6 +209,11 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
   if (parsed.success && parsed.data.API_PAGE_SIZE_DEFAULT > parsed.data.API_PAGE_SIZE_MAX) {
     problems.push('API_PAGE_SIZE_DEFAULT must not exceed API_PAGE_SIZE_MAX')
   }
+  if (parsed.success && parsed.data.API_REFRESH_LOCK_WAIT >= parsed.data.API_REFRESH_TIMEOUT) {
+    problems.push(
+      'API_REFRESH_LOCK_WAIT must be shorter than API_REFRESH_TIMEOUT: the refresher waits for the lock, then refreshes, within it',
+    )
+  }
   if (parsed.success && parsed.data.API_STATUS_ACTIVE_WITHIN >= parsed.data.API_STATUS_LOST_AFTER) {
     problems.push('API_STATUS_ACTIVE_WITHIN must be shorter than API_STATUS_LOST_AFTER')
   }
@@ -274,8 +283,8 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig, tiles: WebTiles | un
     refresh: {
       maxWindowMs: e.API_REFRESH_MAX_WINDOW,
       lockWaitMs: e.API_REFRESH_LOCK_WAIT,
-      lockTtlMs: e.API_REFRESH_LOCK_TTL,
-      statementTimeoutMs: e.API_REFRESH_STATEMENT_TIMEOUT,
+      acceptTimeoutMs: e.API_REFRESH_ACCEPT_TIMEOUT,
+      timeoutMs: e.API_REFRESH_TIMEOUT,
     },
     auth: {
       tokenCacheTtlMs: e.API_TOKEN_CACHE_TTL,
@@ -342,8 +351,8 @@ export function describeConfig(config: ApiConfig): Record<string, unknown> {
     refresh: {
       maxWindow: d(config.refresh.maxWindowMs),
       lockWait: d(config.refresh.lockWaitMs),
-      lockTtl: d(config.refresh.lockTtlMs),
-      statementTimeout: d(config.refresh.statementTimeoutMs),
+      acceptTimeout: d(config.refresh.acceptTimeoutMs),
+      timeout: d(config.refresh.timeoutMs),
     },
     tokenCacheTtl: d(config.auth.tokenCacheTtlMs),
     subscriptions: {

@@ -63,6 +63,25 @@ export class RefreshBusyError extends ApiError {
   }
 }
 
+/**
+ * The refresher did not answer a refresh request in time: none took it (not running, or not
+ * listening), or the one that took it has not finished (it still does: the data becomes visible then).
+ */
+export class RefreshTimeoutApiError extends ApiError {
+  constructor(accepted: boolean, waitedMs: number) {
+    const waited = `${Math.round(waitedMs / 100) / 10} s`
+    super(
+      'REFRESH_TIMEOUT',
+      accepted
+        ? `The refresher took this refresh but did not finish it within ${waited}; the data it refreshes ` +
+            'becomes visible when it finishes. Try again later.'
+        : `No refresher answered within ${waited}: the refresh is done by the refresher, which is not ` +
+            'running or not listening. Nothing was refreshed; start the refresher and try again.',
+      { extensions: { accepted, waitedMs } },
+    )
+  }
+}
+
 /** A dependency (the lock service, the server shutting down) keeps the request from being served. */
 export class ServiceUnavailableError extends ApiError {
   constructor(message: string) {

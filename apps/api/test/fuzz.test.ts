@@ -27,7 +27,8 @@ beforeAll(async () => {
       API_BODY_LIMIT_BYTES: String(BODY_LIMIT),
       // Valid clients are not what is fuzzed: their limit would only turn cases into 429s.
       API_RATE_LIMIT_MAX: '1000000',
-      API_REFRESH_LOCK_WAIT: '2 s',
+      // No refresher runs: a valid refresh is REFRESH_TIMEOUT, after this long.
+      API_REFRESH_ACCEPT_TIMEOUT: '50 ms',
     },
   })
   const tracker = await insertTracker(api.database.db, { name: 'fuzzed' })

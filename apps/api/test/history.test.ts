@@ -1,24 +1,13 @@
 import { insertTracker, reportRow } from '@tracker/db/testing'
 import { refreshContinuousAggregate, hourlyTierStart as tierStartAt } from '@tracker/history'
-import { InProcessLockService, LOCK_NAMES } from '@tracker/locks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildApp } from '../src/index.ts'
-import {
-  createTestApi,
-  DAY,
-  dayStart,
-  HOUR,
-  hourStart,
-  rebuildHistory,
-  type TestApi,
-  testConfig,
-} from './helpers.ts'
+import { createTestApi, DAY, dayStart, HOUR, hourStart, rebuildHistory, type TestApi } from './helpers.ts'
 
-// Shared with the app, as the demo process shares it between the API and the refresher.
-const locks = new InProcessLockService()
+// refreshLocationHistoryAggregates, which the refresher answers, is tested with a refresher in
+// apps/stack/test/refresh-mutation.test.ts.
 let api: TestApi
 beforeAll(async () => {
-  api = await createTestApi({ locks })
+  api = await createTestApi()
 })
 afterAll(() => api?.close())
 
@@ -137,16 +126,6 @@ query {
     ])
     expect(new Set(points.map((p) => p.id)).size).toBe(2)
   })
-
-  it('refreshLocationHistoryAggregates (January 2025) returns true', async () => {
-    const tracker = await insertTracker(api.database.db)
-    const response = await api.gql(`
-mutation {
-  refreshLocationHistoryAggregates(trackerId: "${tracker.id}", startTime: "2025-01-01T00:00:00Z",
-                                   endTime: "2025-01-31T23:59:59Z")
-}`)
-    expect(response.body).toEqual({ data: { refreshLocationHistoryAggregates: true } })
-  })
 })
 
 describe('bucket sizes across the 24-hour boundary', () => {
@@ -247,99 +226,5 @@ describe('bucket sizes across the 24-hour boundary', () => {
         '1 day',
       ),
     ).toEqual([])
-  })
-})
-
-describe('refreshLocationHistoryAggregates', () => {
-  it('makes a late report (older than the watermark) visible in both resolutions', async () => {
-    const tracker = await insertTracker(api.database.db)
-    const key = tracker.hashedAdvKeys[0]!
-    const now = Date.now()
-    const day = dayStart(now - 3 * DAY)
-    await insertReports(key, [
-      { at: day + 2 * HOUR, city: 'Early, DE' },
-      { at: hourStart(now - 3 * HOUR) + 60_000, city: 'Recent, DE' },
-    ])
-    await materialize(now - 5 * DAY, now)
-
-    // Late: inside buckets both aggregates have already materialized.
-    await insertReports(key, [
-      { at: day + 20 * HOUR, city: 'Late, DE', latitude: 40.4 },
-      { at: hourStart(now - 3 * HOUR) + 30 * 60_000, city: 'Late hour, DE', latitude: 41.4 },
-    ])
-    const before = await history(tracker.id, now - 4 * DAY, now, '1 day')
-    expect(before[0]).toMatchObject({ timestamp: iso(day), reportCount: 1, nearestCity: 'Early, DE' })
-    const hourBefore = (await history(tracker.id, now - 5 * HOUR, now, '1 hour')).find(
-      (p) => p.timestamp === iso(hourStart(now - 3 * HOUR)),
-    )
-    expect(hourBefore).toMatchObject({ reportCount: 1, nearestCity: 'Recent, DE' })
-
-    const response = await api.gql(
-      `mutation ($id: ID!, $from: DateTime!, $to: DateTime!) {
-         refreshLocationHistoryAggregates(trackerId: $id, startTime: $from, endTime: $to)
-       }`,
-      { variables: { id: tracker.id, from: iso(now - 4 * DAY), to: iso(now) } },
-    )
-    expect(response.body).toEqual({ data: { refreshLocationHistoryAggregates: true } })
-
-    const after = await history(tracker.id, now - 4 * DAY, now, '1 day')
-    expect(after[0]).toMatchObject({
-      timestamp: iso(day),
-      reportCount: 2,
-      nearestCity: 'Late, DE',
-      location: { latitude: 40.4, longitude: 13.405 },
-      source: 'LOCATION_HISTORY',
-    })
-    const hourAfter = (await history(tracker.id, now - 5 * HOUR, now, '1 hour')).find(
-      (p) => p.timestamp === iso(hourStart(now - 3 * HOUR)),
-    )
-    expect(hourAfter).toMatchObject({
-      reportCount: 2,
-      nearestCity: 'Late hour, DE',
-      source: 'LOCATION_HISTORY',
-    })
-  })
-
-  it('waits while the refresher holds the shared lock, then refreshes', async () => {
-    const tracker = await insertTracker(api.database.db)
-    const held = await locks.tryAcquire(LOCK_NAMES.aggregateRefresh)
-    expect(held).not.toBeNull()
-    let released = false
-    setTimeout(() => {
-      released = true
-      void held!.release()
-    }, 300)
-    const response = await api.gql(
-      `mutation { refreshLocationHistoryAggregates(trackerId: "${tracker.id}", startTime: "${iso(Date.now() - HOUR)}", endTime: "${iso(Date.now())}") }`,
-    )
-    expect(response.body).toEqual({ data: { refreshLocationHistoryAggregates: true } })
-    expect(released).toBe(true)
-    expect(locks.isHeld(LOCK_NAMES.aggregateRefresh)).toBe(false)
-  })
-
-  it('gives up with REFRESH_BUSY when the lock stays taken longer than it may wait', async () => {
-    const impatient = await buildApp({
-      database: api.database,
-      locks,
-      logger: api.logs.logger,
-      config: testConfig({ API_REFRESH_LOCK_WAIT: '200 ms' }),
-    })
-    const tracker = await insertTracker(api.database.db)
-    const held = await locks.tryAcquire(LOCK_NAMES.aggregateRefresh)
-    try {
-      const response = await impatient.inject({
-        method: 'POST',
-        url: '/graphql',
-        headers: { authorization: `Bearer ${api.writeToken}` },
-        payload: {
-          query: `mutation { refreshLocationHistoryAggregates(trackerId: "${tracker.id}", startTime: "${iso(Date.now() - HOUR)}", endTime: "${iso(Date.now())}") }`,
-        },
-      })
-      expect(response.json().errors[0].extensions.code).toBe('REFRESH_BUSY')
-      expect(response.json().errors[0].message).toMatch(/Another refresh .* held the lock/)
-    } finally {
-      await held!.release()
-      await impatient.close()
-    }
   })
 })

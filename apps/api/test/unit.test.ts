@@ -65,7 +65,12 @@ describe('configuration', () => {
       history: { maxPoints: 500, maxRangeHourlyMs: 31 * 86_400_000, maxRangeDailyMs: 1096 * 86_400_000 },
       pagination: { defaultPageSize: 50, maxPageSize: 100 },
       rateLimit: { max: 600, windowMs: 60_000 },
-      refresh: { maxWindowMs: 31 * 86_400_000 },
+      refresh: {
+        maxWindowMs: 31 * 86_400_000,
+        lockWaitMs: 60_000,
+        acceptTimeoutMs: 5_000,
+        timeoutMs: 300_000,
+      },
     })
     expect(config.databaseEnv).toMatchObject({ API_DB_POOL_SIZE: 10, API_DB_STATEMENT_TIMEOUT_MS: 30_000 })
   })
@@ -90,6 +95,16 @@ describe('configuration', () => {
     expect(message).toMatch(/API_HISTORY_MAX_RANGE_DAILY: "[^"]*" is not a duration/)
     expect(message).toMatch(/API_GRAPHIQL must be true or false/)
     expect(message).toMatch(/RAW_RETENTION/)
+  })
+
+  it('refuses a refresh lock wait as long as the whole refresh may take', () => {
+    expect(() =>
+      parseApiEnv({
+        KEY_ENCRYPTION_KEY: 'k'.repeat(43),
+        API_REFRESH_LOCK_WAIT: '2 min',
+        API_REFRESH_TIMEOUT: '2 min',
+      }),
+    ).toThrow(/API_REFRESH_LOCK_WAIT must be shorter than API_REFRESH_TIMEOUT/)
   })
 })
 

@@ -50,9 +50,12 @@ const MEANINGS: Record<string, string> = {
   API_STATUS_ACTIVE_WITHIN: 'currentStatus ACTIVE: seen within this',
   API_STATUS_LOST_AFTER: 'currentStatus LOST: not seen for this (STALE in between)',
   API_REFRESH_MAX_WINDOW: 'longest window refreshLocationHistoryAggregates accepts',
-  API_REFRESH_LOCK_WAIT: 'how long the refresh mutation waits for the shared refresh lock',
-  API_REFRESH_LOCK_TTL: 'TTL of the refresh lock while the mutation holds it (extended while it works)',
-  API_REFRESH_STATEMENT_TIMEOUT: 'statement timeout of each refresh the mutation runs',
+  API_REFRESH_LOCK_WAIT:
+    "how long the refresher waits for the shared refresh lock on a refresh mutation's behalf (then REFRESH_BUSY)",
+  API_REFRESH_ACCEPT_TIMEOUT:
+    "how long a refresher has to take a refresh mutation's request (none: REFRESH_TIMEOUT, is the refresher running?)",
+  API_REFRESH_TIMEOUT:
+    'how long the refresh mutation waits for the refresher to finish (then REFRESH_TIMEOUT; it still finishes)',
   API_TOKEN_CACHE_TTL: 'how long a token check is remembered (revocation delay on running replicas)',
   API_SUBSCRIPTION_MAX_CONNECTIONS_PER_TOKEN:
     'subscription WebSockets one token (or its sessions) may hold open per replica; more are closed with 4429',

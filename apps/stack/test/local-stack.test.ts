@@ -85,6 +85,26 @@ async function dailyHistory(stack: Started) {
   return body.data!.locationHistoryAggregated
 }
 
+/** The refresh mutation: the API asks the refresher running in the same process, which answers. */
+async function refresh(stack: Started) {
+  const end = new Date()
+  const response = await fetch(stack.apiUrl, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${stack.token}` },
+    body: JSON.stringify({
+      query: `mutation($id: ID!, $from: DateTime!, $to: DateTime!) {
+        refreshLocationHistoryAggregates(trackerId: $id, startTime: $from, endTime: $to)
+      }`,
+      variables: {
+        id: stack.trackerId,
+        from: new Date(end.getTime() - 2 * 86_400_000).toISOString(),
+        to: end.toISOString(),
+      },
+    }),
+  })
+  return response.json()
+}
+
 /**
  * The banner's web app line: each banner a fresh one-time sign-in link that opens a session for the
  * demo token once; or, where the web app is not built, how to build it.
@@ -124,6 +144,7 @@ describe('the one-command stack', () => {
     expect(points.length).toBeGreaterThanOrEqual(7)
     expect(points.every((p) => p.tracker.name === 'Demo tracker 1')).toBe(true)
     expect(points.filter((p) => p.nearestCity !== null).length).toBeGreaterThan(points.length / 2)
+    expect(await refresh(first)).toEqual({ data: { refreshLocationHistoryAggregates: true } })
 
     // For a person: readable lines, no line per API request, every port on this machine only, and
     // the banner last once the first import has logged, and again on request (SIGUSR2; Enter).

@@ -184,11 +184,15 @@ export type QueryAlertsArgs = {
 export type Mutation = {
   __typename?: 'Mutation';
   /**
-   * Refreshes both continuous aggregates over the window (widened to whole buckets, clipped to what
-   * raw retention leaves safe to refresh), then location_history; returns true once the data is
-   * visible. Shares the refresher's lock, so the two never refresh at once: waits for it up to
-   * API_REFRESH_LOCK_WAIT, then fails with REFRESH_BUSY. A window longer than API_REFRESH_MAX_WINDOW
-   * (default 31 days) is refused (BAD_USER_INPUT).
+   * Asks the refresher to refresh both continuous aggregates over the window (widened to whole
+   * buckets, clipped to what raw retention leaves safe to refresh), then location_history for every
+   * tracker in the window's days; returns true once the refresher answers that it did: the data is
+   * visible then. The API refreshes nothing itself. The refresher takes the lock its periodic refresh
+   * takes, so the two never refresh at once, waiting for it up to API_REFRESH_LOCK_WAIT, then the
+   * mutation fails with REFRESH_BUSY. No refresher taking the request within
+   * API_REFRESH_ACCEPT_TIMEOUT (none running), or the refresh not done within API_REFRESH_TIMEOUT:
+   * REFRESH_TIMEOUT (extensions.accepted says which; a refresh the refresher took still finishes). A
+   * window longer than API_REFRESH_MAX_WINDOW (default 31 days) is refused (BAD_USER_INPUT).
    */
   refreshLocationHistoryAggregates: Scalars['Boolean']['output'];
   /** Creates a tracker with its keys. The private keys are sealed at rest and never returned. */

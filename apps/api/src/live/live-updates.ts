@@ -7,7 +7,7 @@ import {
   TRACKER_CHANGED_CHANNEL,
   type TrackerDatabase,
 } from '@tracker/db'
-import { parseHistoryChange } from '@tracker/history'
+import { parseHistoryChange, parseRefreshRequest } from '@tracker/history'
 import type { TrackerModel } from '../graphql/models.ts'
 import { EventQueue } from './event-queue.ts'
 
@@ -281,6 +281,8 @@ export class LiveUpdates {
 
   #reportsChanged(payload: string): void {
     if (this.#historySubscribers.size === 0) return
+    // A refresh mutation asking the refresher: no report changed; what it refreshes follows as usual.
+    if (parseRefreshRequest(payload)) return
     const change = parseHistoryChange(payload)
     const targets = change?.trackers ?? [...this.#historySubscribers.keys()]
     const now = Date.now()

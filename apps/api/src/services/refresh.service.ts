@@ -1,65 +1,42 @@
-import { randomBytes } from 'node:crypto'
-import { setTimeout as sleep } from 'node:timers/promises'
+import { randomUUID } from 'node:crypto'
 import { DAY_MS, type Database, findTracker, type Logger } from '@tracker/db'
-import type { HistoryEngine } from '@tracker/history'
-import { type HeldLock, LOCK_NAMES, type LockService, LockUnavailableError } from '@tracker/locks'
+import {
+  type RefreshAnswer,
+  type RefreshRequester,
+  RefreshRequestUnavailableError,
+  RefreshTimeoutError,
+} from '@tracker/history'
 import type { Kysely } from 'kysely'
 import { describeDuration } from '../env.ts'
-import { BadUserInputError, NotFoundApiError, RefreshBusyError, ServiceUnavailableError } from '../errors.ts'
+import {
+  BadUserInputError,
+  NotFoundApiError,
+  RefreshBusyError,
+  RefreshTimeoutApiError,
+  ServiceUnavailableError,
+} from '../errors.ts'
 import { requireId, requireOrderedRange } from './input.ts'
 
 export interface RefreshServiceOptions {
-  /** The history engine: the same code path, and the same lock, as the refresher's refreshes. */
-  history: HistoryEngine
+  /** Asks the refresher, which refreshes under the periodic refresh's lock; the API refreshes nothing. */
+  requester: RefreshRequester
   db: Kysely<Database>
-  locks: LockService
   maxWindowMs: number
+  /** How long the refresher may wait for the refresh lock on the mutation's behalf (then REFRESH_BUSY). */
   lockWaitMs: number
-  lockTtlMs: number
   logger: Logger
-  /** Aborted when the API stops: waiting for the lock ends there. */
+  /** Aborted when the API stops: waiting for the refresher ends there. */
   shutdown: AbortSignal
   /** After each refresh, before the mutation returns (the history caches drop their answers). */
   onRefreshed?: () => void
 }
 
-async function pause(ms: number, signal: AbortSignal): Promise<void> {
-  try {
-    await sleep(ms, undefined, { signal })
-  } catch {
-    throw new ServiceUnavailableError('The API is shutting down; try again')
-  }
-}
-
-/**
- * Waits for the refresh lock up to `waitMs`, polling with backoff: the mutation must return once
- * the data is visible, so unlike the refresher it does not skip when someone else refreshes.
- */
-async function acquireWithin(options: RefreshServiceOptions, deadline: number): Promise<HeldLock | null> {
-  let delay = 50
-  for (;;) {
-    if (options.shutdown.aborted) throw new ServiceUnavailableError('The API is shutting down; try again')
-    let lock: HeldLock | null
-    try {
-      lock = await options.locks.tryAcquire(LOCK_NAMES.aggregateRefresh, options.lockTtlMs)
-    } catch (error) {
-      if (error instanceof LockUnavailableError) {
-        options.logger.error({ err: error }, 'refresh lock service unavailable')
-        throw new ServiceUnavailableError(
-          'The lock service that coordinates refreshes is unreachable; try again',
-        )
-      }
-      throw error
-    }
-    if (lock) return lock
-    if (Date.now() + delay > deadline) return null
-    await pause(delay, options.shutdown)
-    delay = Math.min(delay * 2, 1000)
-  }
-}
-
 export function createRefreshService(options: RefreshServiceOptions) {
   return {
+    /**
+     * Asks the refresher to refresh both aggregates over the window, then location_history, and
+     * returns true once its answer says it did (the data is visible then).
+     */
     async refresh(args: { trackerId: string; startTime: Date; endTime: Date }): Promise<true> {
       const trackerId = requireId('tracker', args.trackerId)
       requireOrderedRange(args.startTime, args.endTime)
@@ -77,37 +54,52 @@ export function createRefreshService(options: RefreshServiceOptions) {
       if (args.startTime.getTime() > latest) return true
       const window = { from: args.startTime, to: new Date(Math.min(args.endTime.getTime(), latest)) }
 
-      const started = Date.now()
-      const deadline = started + options.lockWaitMs
-      const lock = await acquireWithin(options, deadline)
-      if (!lock) throw new RefreshBusyError(options.lockWaitMs)
+      const requestId = randomUUID()
+      const fields = { trackerId, refreshRequestId: requestId }
+      let answer: RefreshAnswer
       try {
-        // The engine clips each aggregate's window to what raw retention leaves safe to refresh
-        // (possibly nothing: then only location_history is kept). A policy job refreshing an
-        // overlapping range at the same moment makes a refresh skip: retry until visible.
-        const context = {
-          trigger: 'manual' as const,
-          runId: randomBytes(4).toString('hex'),
+        answer = await options.requester.request(window, {
+          id: requestId,
+          lockWaitMs: options.lockWaitMs,
           signal: options.shutdown,
-        }
-        for (;;) {
-          const retry = await options.history.refreshWindow(window, context)
-          options.onRefreshed?.()
-          options.logger.info(
-            {
-              trackerId,
-              runId: context.runId,
-              window,
-              retry: retry !== null,
-            },
-            'location history refreshed on request',
+        })
+      } catch (error) {
+        if (options.shutdown.aborted) throw new ServiceUnavailableError('The API is shutting down; try again')
+        if (error instanceof RefreshTimeoutError) {
+          options.logger.warn(
+            { ...fields, err: error, accepted: error.accepted },
+            'refresh request not answered in time',
           )
-          if (!retry) return true
-          if (Date.now() > deadline) throw new RefreshBusyError(options.lockWaitMs)
-          await pause(500, options.shutdown)
+          throw new RefreshTimeoutApiError(error.accepted, error.waitedMs)
         }
-      } finally {
-        await lock.release()
+        if (error instanceof RefreshRequestUnavailableError) {
+          options.logger.error({ ...fields, err: error }, 'cannot ask the refresher')
+          throw new ServiceUnavailableError(
+            "The API cannot listen for the refresher's answer (database connection down); try again",
+          )
+        }
+        throw error
+      }
+      switch (answer.outcome) {
+        case 'refreshed':
+          options.onRefreshed?.()
+          options.logger.info({ ...fields, window }, 'location history refreshed on request')
+          return true
+        case 'busy':
+          throw new RefreshBusyError(options.lockWaitMs)
+        case 'unavailable':
+          throw new ServiceUnavailableError(
+            'The lock service that coordinates refreshes is unreachable; try again',
+          )
+        case 'cancelled':
+          throw new ServiceUnavailableError(
+            'The refresher stopped before it finished this refresh; try again',
+          )
+        default:
+          // Masked for the client, logged with the request id; the refresher logged it too.
+          throw new Error(
+            `the refresher could not refresh (request ${requestId}): ${answer.error ?? answer.outcome}`,
+          )
       }
     },
   }

@@ -1,6 +1,5 @@
 import type { Database, Logger, PrivateKeyCipher, TrackerDatabase } from '@tracker/db'
-import type { HistoryEngine } from '@tracker/history'
-import type { LockService } from '@tracker/locks'
+import { type HistoryEngine, RefreshRequester } from '@tracker/history'
 import type { Kysely } from 'kysely'
 import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
 import type { ApiConfig } from '../env.ts'
@@ -27,7 +26,6 @@ export interface ServiceDeps {
   database: TrackerDatabase
   /** The history engine (its retention is the configuration made as strict as the database's). */
   history: HistoryEngine
-  locks: LockService
   config: ApiConfig
   cipher: PrivateKeyCipher
   logger: Logger
@@ -60,6 +58,13 @@ export function createServices(deps: ServiceDeps) {
     maxUnknownEntries: config.auth.unknownTokenCacheMaxEntries,
     uses: lastUse,
   })
+  // The refresh mutation's line to the refresher: one LISTEN for answers, opened at the first request.
+  const refreshRequester = new RefreshRequester({
+    database: deps.database,
+    logger: deps.logger,
+    acceptTimeoutMs: config.refresh.acceptTimeoutMs,
+    timeoutMs: config.refresh.timeoutMs,
+  })
   return {
     history: createHistoryService(db, config.history, {
       cache: historyCache,
@@ -88,14 +93,15 @@ export function createServices(deps: ServiceDeps) {
     coverage: createCoverageService(db),
     polling: createPollingService(db),
     refresh: createRefreshService({
-      history: deps.history,
+      requester: refreshRequester,
       db,
-      locks: deps.locks,
-      ...config.refresh,
+      maxWindowMs: config.refresh.maxWindowMs,
+      lockWaitMs: config.refresh.lockWaitMs,
       logger: deps.logger,
       shutdown: deps.shutdown,
       ...(deps.onHistoryRefreshed ? { onRefreshed: deps.onHistoryRefreshed } : {}),
     }),
+    refreshRequester,
     tokens,
     lastUse,
     apiTokens: createApiTokenService(db, tokens),
