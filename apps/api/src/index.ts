@@ -9,6 +9,7 @@ export {
   parseDatabaseEnv,
 } from './env.ts'
 export type { ApiMetrics } from './http/metrics.ts'
+export { copyText } from './repositories/embedded-copy.ts'
 export { reportExportQuery } from './repositories/location-report.repository.ts'
 export {
   type CreatedApiToken,
