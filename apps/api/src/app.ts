@@ -1,9 +1,9 @@
 import cookie from '@fastify/cookie'
 import {
+  checkSealingKey,
   connectOptionsFromEnv,
-  ensureKeyEncryptionKey,
+  KeySealer,
   localStackKeyHint,
-  PrivateKeyCipher,
   type TrackerDatabase,
 } from '@tracker/db'
 import { HistoryEngine } from '@tracker/history'
@@ -64,11 +64,26 @@ declare module 'fastify' {
  */
 export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   const { config } = deps
-  // A KEY_ENCRYPTION_KEY that is not the database's could neither show which keys open nor seal
-  // new ones that the importer can open: refused at start (its check value is recorded on first use).
-  const hint = localStackKeyHint(connectOptionsFromEnv(config.databaseEnv, 'API'))
-  const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey, 'KEY_ENCRYPTION_KEY', hint)
-  await ensureKeyEncryptionKey(deps.database.db, cipher, { hint })
+  // The API seals the keys that arrive through mutations to the public key, and can open none of
+  // them. One that is not the public key the importer recorded would seal keys nobody can open:
+  // refused at start. None recorded yet (the importer has not started once): sealing waits for it.
+  const hint = localStackKeyHint(connectOptionsFromEnv(config.databaseEnv, 'API'), 'KEY_SEALING_PUBLIC_KEY')
+  const sealer = KeySealer.fromPublicKey(config.keySealingPublicKey, 'KEY_SEALING_PUBLIC_KEY', hint)
+  const sealing = await checkSealingKey(deps.database.db, sealer, { hint })
+  deps.logger.info(
+    { publicKey: sealer.fingerprint, recorded: sealing === 'matched' },
+    'sealing tracker keys to KEY_SEALING_PUBLIC_KEY',
+  )
+  if (sealing === 'not_recorded') {
+    deps.logger.warn(
+      'no public key is recorded for tracker keys yet: keys are not stored until the importer has started once (it records the public key of its KEY_SEALING_PRIVATE_KEY)',
+    )
+  }
+  if (config.legacyKeyInEnvironment) {
+    deps.logger.warn(
+      'KEY_ENCRYPTION_KEY is set in the environment, but the API does not read it: remove it from the API (only `keys reseal` and, until then, the importer use it)',
+    )
+  }
   const app = Fastify({
     loggerInstance: deps.logger,
     genReqId: requestIdOf,
@@ -108,7 +123,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     database: deps.database,
     history,
     config,
-    cipher,
+    sealer,
     logger: deps.logger,
     shutdown: shutdown.signal,
     historyCache: historyPages,

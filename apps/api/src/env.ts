@@ -5,6 +5,8 @@ import {
   durationVar,
   envIssues,
   formatDuration,
+  KeySealer,
+  KeySealingKeyError,
   logLevelVar,
   portVar,
   type RetentionConfig,
@@ -22,9 +24,16 @@ export class ApiConfigError extends Error {
   readonly code = 'INVALID_API_CONFIG'
 }
 
-const KEY_ENCRYPTION_KEY_MISSING =
-  "KEY_ENCRYPTION_KEY must be set: the key (32 bytes as base64 or hex) that seals the database's tracker " +
-  'private keys (the local stack, npm run demo, keeps its key as keyEncryptionKey in .tracker-data/local-stack.json)'
+const KEY_SEALING_PUBLIC_KEY_MISSING =
+  'KEY_SEALING_PUBLIC_KEY must be set: the public key (X25519, 32 bytes as base64) that tracker private keys are ' +
+  'sealed to; the importer holds its private key and prints it with "npm run importer -- keys public" (the local ' +
+  'stack, npm run demo, keeps it as keySealingPublicKey in .tracker-data/local-stack.json)'
+
+/**
+ * Keys the API must never hold: the private key opens every stored tracker key. Refused at start
+ * when they are in its environment, so that a shared env file cannot hand them over unnoticed.
+ */
+const FORBIDDEN_SECRETS = ['KEY_SEALING_PRIVATE_KEY', 'KEY_SEALING_PRIVATE_KEY_FILE'] as const
 
 export const apiEnvSchema = databaseEnvSchema('API').extend({
   API_HOST: z.string().min(1).default('0.0.0.0'),
@@ -32,7 +41,10 @@ export const apiEnvSchema = databaseEnvSchema('API').extend({
   LOG_LEVEL: logLevelVar(),
   REDIS_URL: redisUrlVar(),
   REDIS_KEY_PREFIX: redisKeyPrefixVar(),
-  KEY_ENCRYPTION_KEY: z.string({ error: KEY_ENCRYPTION_KEY_MISSING }).min(1, KEY_ENCRYPTION_KEY_MISSING),
+  KEY_SEALING_PUBLIC_KEY: z
+    .string({ error: KEY_SEALING_PUBLIC_KEY_MISSING })
+    .trim()
+    .min(1, KEY_SEALING_PUBLIC_KEY_MISSING),
   API_GRAPHIQL: booleanVar('API_GRAPHIQL', false),
   API_REQUEST_LOGGING: booleanVar('API_REQUEST_LOGGING', true),
   API_HISTORY_MAX_POINTS: wholeNumberVar('API_HISTORY_MAX_POINTS', 500),
@@ -102,8 +114,13 @@ export interface ApiConfig {
   redisUrl: string | undefined
   /** Before every Redis key: the rate-limit counters (the same prefix as every app's). */
   redisKeyPrefix: string
-  /** Secret: never logged. */
-  keyEncryptionKey: string
+  /**
+   * The public key tracker private keys are sealed to (not secret). The API holds no key that opens
+   * them: neither the private key (refused at start when set) nor KEY_ENCRYPTION_KEY (never read).
+   */
+  keySealingPublicKey: string
+  /** KEY_ENCRYPTION_KEY is set in the environment, though the API does not read it: a warning at start. */
+  legacyKeyInEnvironment: boolean
   retention: RetentionConfig
   history: { maxPoints: number; maxRangeHourlyMs: number; maxRangeDailyMs: number }
   /**
@@ -199,6 +216,23 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
   const problems: string[] = []
   const parsed = apiEnvSchema.safeParse(env)
   if (!parsed.success) problems.push(...envIssues(parsed.error))
+  if (parsed.success) {
+    try {
+      KeySealer.fromPublicKey(parsed.data.KEY_SEALING_PUBLIC_KEY)
+    } catch (error) {
+      if (!(error instanceof KeySealingKeyError)) throw error
+      problems.push(error.message)
+    }
+  }
+  for (const name of FORBIDDEN_SECRETS) {
+    if (env[name]?.trim()) {
+      problems.push(
+        `${name} must not be set for the API: it opens every stored tracker private key, and only the importer ` +
+          'may hold it; the API needs only KEY_SEALING_PUBLIC_KEY. Give it to the importer alone (compose blanks it ' +
+          'for the other services; systemd: /etc/tracker/tracker-importer.env)',
+      )
+    }
+  }
   let retention: RetentionConfig | undefined
   try {
     retention = retentionConfigFromEnv(env)
@@ -235,10 +269,15 @@ export function parseApiEnv(env: Record<string, string | undefined>): ApiConfig 
   if (problems.length > 0 || !parsed.success || !retention) {
     throw new ApiConfigError(`Invalid API configuration:\n  - ${problems.join('\n  - ')}`)
   }
-  return toConfig(parsed.data, retention, tiles)
+  return toConfig(parsed.data, retention, tiles, Boolean(env.KEY_ENCRYPTION_KEY?.trim()))
 }
 
-function toConfig(e: ParsedEnv, retention: RetentionConfig, tiles: WebTiles | undefined): ApiConfig {
+function toConfig(
+  e: ParsedEnv,
+  retention: RetentionConfig,
+  tiles: WebTiles | undefined,
+  legacyKeyInEnvironment: boolean,
+): ApiConfig {
   return {
     host: e.API_HOST,
     port: e.API_PORT,
@@ -253,7 +292,8 @@ function toConfig(e: ParsedEnv, retention: RetentionConfig, tiles: WebTiles | un
     },
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
-    keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
+    keySealingPublicKey: e.KEY_SEALING_PUBLIC_KEY,
+    legacyKeyInEnvironment,
     retention,
     history: {
       maxPoints: e.API_HISTORY_MAX_POINTS,

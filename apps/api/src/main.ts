@@ -74,9 +74,8 @@ async function serve(): Promise<void> {
     config,
     ...(locks instanceof RedisLockService ? { rateLimitRedis: locks.redis } : {}),
   }).catch(async (error: Error & { code?: string }) => {
-    // A configuration mistake (e.g. a KEY_ENCRYPTION_KEY that is not the database's): its message, no stack.
-    if (error.code !== 'KEY_ENCRYPTION_KEY_MISMATCH' && error.code !== 'INVALID_KEY_ENCRYPTION_KEY')
-      throw error
+    // A configuration mistake (e.g. a KEY_SEALING_PUBLIC_KEY that is not the database's): its message, no stack.
+    if (error.code !== 'KEY_SEALING_KEY_MISMATCH' && error.code !== 'INVALID_KEY_SEALING_KEY') throw error
     await locks.close()
     await database.close()
     return fail(error.message)

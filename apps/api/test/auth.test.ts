@@ -128,7 +128,7 @@ describe('the tokens CLI', () => {
   it('main.ts refuses a bad configuration naming the variables, and bad tokens arguments with exit 2', () => {
     const result = run([], { API_HISTORY_MAX_POINTS: 'many', API_PORT: '70000' })
     expect(result.status).toBe(1)
-    expect(result.stderr).toMatch(/KEY_ENCRYPTION_KEY must be set/)
+    expect(result.stderr).toMatch(/KEY_SEALING_PUBLIC_KEY must be set/)
     expect(result.stderr).toMatch(/API_HISTORY_MAX_POINTS must be a whole number/)
     expect(result.stderr).toMatch(/API_PORT must be at most 65535/)
     expect(run(['tokens', 'create']).status).toBe(2)

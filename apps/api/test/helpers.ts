@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import { PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import { ensureOpeningKey, KeyOpener, type TrackerDatabase } from '@tracker/db'
 import { createTestDatabase, type TestDatabase } from '@tracker/db/testing'
 import { InProcessLockService, type LockService } from '@tracker/locks'
 import type { FastifyInstance } from 'fastify'
@@ -7,10 +7,18 @@ import type { Redis } from 'ioredis'
 import pino from 'pino'
 import { type ApiConfig, buildApp, createApiToken, parseApiEnv } from '../src/index.ts'
 
-export const TEST_KEY_ENCRYPTION_KEY = PrivateKeyCipher.generateSecret()
+/** The tests' key pair: the API gets its public key; the private key stands for the importer's. */
+export const TEST_KEY_PAIR = KeyOpener.generate()
+/** What the importer holds (never the API): opens what the API sealed, in tests that check it. */
+export const testKeyOpener = () => KeyOpener.fromPrivateKey(TEST_KEY_PAIR.privateKey)
 
 export function testConfig(env: Record<string, string> = {}): ApiConfig {
-  return parseApiEnv({ KEY_ENCRYPTION_KEY: TEST_KEY_ENCRYPTION_KEY, LOG_LEVEL: 'silent', ...env })
+  return parseApiEnv({ KEY_SEALING_PUBLIC_KEY: TEST_KEY_PAIR.publicKey, LOG_LEVEL: 'silent', ...env })
+}
+
+/** What the importer's start does first: records the public key of its private key in the database. */
+export async function recordTestSealingKey(database: TrackerDatabase): Promise<void> {
+  await ensureOpeningKey(database.db, testKeyOpener())
 }
 
 /** Log lines the app wrote, parsed: tests assert on what operators would see. */
@@ -64,10 +72,13 @@ export async function createTestApi(
     rateLimitRedis?: Redis
     /** Settings no variable sets (e.g. the token cache's bounds), changed after the env is parsed. */
     configure?: (config: ApiConfig) => ApiConfig
+    /** false: the importer has not recorded its public key yet (default: it has, as after its start). */
+    sealingKeyRecorded?: boolean
   } = {},
 ): Promise<TestApi> {
   const owned: TestDatabase | undefined = options.database ? undefined : await createTestDatabase()
   const database = options.database ?? owned!
+  if (options.sealingKeyRecorded !== false) await recordTestSealingKey(database)
   const logs = new LogCapture()
   const app = await buildApp({
     database,

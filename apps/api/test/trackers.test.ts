@@ -1,9 +1,9 @@
 import { createECDH, createHash } from 'node:crypto'
-import { PrivateKeyCipher, recordTrackerSighting } from '@tracker/db'
+import { recordTrackerSighting } from '@tracker/db'
 import { insertTracker, reportRow } from '@tracker/db/testing'
 import { generateKeyPair, statusWithBattery } from '@tracker/findmy'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createTestApi, DAY, HOUR, TEST_KEY_ENCRYPTION_KEY, type TestApi } from './helpers.ts'
+import { createTestApi, DAY, HOUR, type TestApi, testKeyOpener } from './helpers.ts'
 
 let api: TestApi
 beforeAll(async () => {
@@ -55,11 +55,13 @@ describe('tracker mutations', () => {
       .selectAll()
       .where('tracker_id', '=', tracker.id)
       .execute()
-    const cipher = PrivateKeyCipher.fromSecret(TEST_KEY_ENCRYPTION_KEY)
+    // Sealed to the public key: only the importer's private key opens them.
+    const opener = testKeyOpener()
     for (const row of stored) {
       const pair = pairs.find((p) => p.hashedAdvKey === row.hashed_adv_key)!
       expect(row.private_key_encrypted.includes(pair.privateKey)).toBe(false)
-      expect(cipher.open(row.private_key_encrypted, row.hashed_adv_key).equals(pair.privateKey)).toBe(true)
+      expect(row.private_key_encrypted[0]).toBe(2)
+      expect(opener.open(row.private_key_encrypted, row.hashed_adv_key).equals(pair.privateKey)).toBe(true)
     }
   })
 

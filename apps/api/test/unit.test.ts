@@ -58,7 +58,7 @@ describe('currentStatus', () => {
 
 describe('configuration', () => {
   it('has the documented defaults', () => {
-    const config = parseApiEnv({ KEY_ENCRYPTION_KEY: 'k'.repeat(43) })
+    const config = parseApiEnv({ KEY_SEALING_PUBLIC_KEY: `${'k'.repeat(43)}=` })
     expect(config).toMatchObject({
       port: 4000,
       graphiql: false,
@@ -90,7 +90,7 @@ describe('configuration', () => {
     }
     expect(error).toBeInstanceOf(ApiConfigError)
     const message = (error as Error).message
-    expect(message).toMatch(/KEY_ENCRYPTION_KEY must be set/)
+    expect(message).toMatch(/KEY_SEALING_PUBLIC_KEY must be set/)
     expect(message).toMatch(/API_DB_POOL_SIZE must be a whole number/)
     expect(message).toMatch(/API_HISTORY_MAX_RANGE_DAILY: "[^"]*" is not a duration/)
     expect(message).toMatch(/API_GRAPHIQL must be true or false/)
@@ -100,7 +100,7 @@ describe('configuration', () => {
   it('refuses a refresh lock wait as long as the whole refresh may take', () => {
     expect(() =>
       parseApiEnv({
-        KEY_ENCRYPTION_KEY: 'k'.repeat(43),
+        KEY_SEALING_PUBLIC_KEY: `${'k'.repeat(43)}=`,
         API_REFRESH_LOCK_WAIT: '2 min',
         API_REFRESH_TIMEOUT: '2 min',
       }),

@@ -29,7 +29,10 @@ const optionalString = z
 export const importerEnvSchema = databaseEnvSchema('IMPORTER').extend({
   REDIS_URL: redisUrlVar(),
   REDIS_KEY_PREFIX: redisKeyPrefixVar(),
-  KEY_ENCRYPTION_KEY: z.string().optional(),
+  KEY_SEALING_PRIVATE_KEY: optionalString,
+  KEY_SEALING_PRIVATE_KEY_FILE: optionalString,
+  KEY_SEALING_PUBLIC_KEY: optionalString,
+  KEY_ENCRYPTION_KEY: optionalString,
   REPORT_ENDPOINT_URL: z
     .url({ error: 'REPORT_ENDPOINT_URL must be the http(s) URL of the report endpoint' })
     .optional(),
@@ -123,6 +126,17 @@ export interface ImporterConfig {
   redisUrl: string | undefined
   /** Before every Redis key (the import lock). */
   redisKeyPrefix: string
+  /**
+   * Secret: the X25519 private key that opens the stored tracker keys (KEY_SEALING_PRIVATE_KEY, or the
+   * file KEY_SEALING_PRIVATE_KEY_FILE names). Required to import; never logged.
+   */
+  keySealingPrivateKey: string | undefined
+  /** The public key, for the commands that only add keys when the private key is not given here. */
+  keySealingPublicKey: string | undefined
+  /**
+   * Secret: the old symmetric key (version 1), for `keys reseal` and, until it has run, to open the
+   * keys still in that format. Never logged.
+   */
   keyEncryptionKey: string | undefined
   endpoint: {
     url: string | undefined
@@ -203,6 +217,8 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
     connect: connectOptionsFromEnv(e, 'IMPORTER'),
     redisUrl: e.REDIS_URL,
     redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    keySealingPrivateKey: privateKeyOf(e),
+    keySealingPublicKey: e.KEY_SEALING_PUBLIC_KEY,
     keyEncryptionKey: e.KEY_ENCRYPTION_KEY,
     endpoint: {
       url: e.REPORT_ENDPOINT_URL,
@@ -234,6 +250,22 @@ export function parseImporterEnv(env: Record<string, string | undefined>): Impor
     httpHost: e.IMPORTER_HTTP_HOST,
     logLevel: e.LOG_LEVEL,
     retention,
+  }
+}
+
+/** KEY_SEALING_PRIVATE_KEY, or the content of the file KEY_SEALING_PRIVATE_KEY_FILE names (a secret mount). */
+function privateKeyOf(e: z.infer<typeof importerEnvSchema>): string | undefined {
+  if (e.KEY_SEALING_PRIVATE_KEY_FILE === undefined) return e.KEY_SEALING_PRIVATE_KEY
+  if (e.KEY_SEALING_PRIVATE_KEY !== undefined)
+    throw new ImporterConfigError(
+      'Invalid importer configuration:\n  - KEY_SEALING_PRIVATE_KEY and KEY_SEALING_PRIVATE_KEY_FILE are both set: give the private key one way',
+    )
+  try {
+    return readFileSync(e.KEY_SEALING_PRIVATE_KEY_FILE, 'utf8').trim()
+  } catch (error) {
+    throw new ImporterConfigError(
+      `Invalid importer configuration:\n  - KEY_SEALING_PRIVATE_KEY_FILE: cannot read ${e.KEY_SEALING_PRIVATE_KEY_FILE} (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    )
   }
 }
 
@@ -300,7 +332,8 @@ export function describeConfig(config: ImporterConfig): Record<string, unknown> 
           lock: redisKey(config.redisKeyPrefix, LOCK_NAMES.import),
         }
       : 'none (in-process lock)',
-    keyEncryptionKey: config.keyEncryptionKey ? 'set' : 'missing',
+    keySealingPrivateKey: config.keySealingPrivateKey ? 'set' : 'missing',
+    ...(config.keyEncryptionKey ? { keyEncryptionKey: 'set (the old format, until keys reseal)' } : {}),
     endpoint: config.endpoint.url
       ? {
           ...config.endpoint,

@@ -2,12 +2,11 @@ import { availableParallelism, hostname } from 'node:os'
 import { EvaluatorLoop } from '@tracker/alerts'
 import {
   endpointRequestsSince,
-  ensureKeyEncryptionKey,
   listImportableKeys,
-  localStackKeyHint,
+  listSealedKeys,
   logEndpointRequests,
   openStoredKeys,
-  PrivateKeyCipher,
+  recordKeyReadability,
   sql,
   type TrackerDatabase,
   type UnreadableKey,
@@ -34,6 +33,7 @@ import {
   startHealthServer,
 } from './http/health-server.ts'
 import { ImporterMetrics } from './http/importer-metrics.ts'
+import { prepareKeyOpener } from './keys/key-opening.ts'
 import { AdaptivePoller } from './polling/adaptive-poller.ts'
 import { pollTrackersWith } from './polling/poll-trackers.ts'
 import { RequestBudget } from './polling/request-budget.ts'
@@ -88,15 +88,17 @@ export interface RunningImporter {
 export async function startImporter(deps: ImporterDependencies): Promise<RunningImporter> {
   const { config, logger } = deps
   logger.info({ config: describeConfig(config) }, 'importer starting')
-  // A wrong KEY_ENCRYPTION_KEY is a configuration mistake: refused here. One key that cannot be
-  // opened is not: it is skipped by every run and reported (log, /health, the run's ledger).
-  const hint = localStackKeyHint(config.connect)
-  const cipher = PrivateKeyCipher.fromSecret(config.keyEncryptionKey, 'KEY_ENCRYPTION_KEY', hint)
-  const check = await ensureKeyEncryptionKey(deps.database.db, cipher, { hint })
-  if (check === 'recorded')
-    logger.info({ fingerprint: cipher.fingerprint }, 'recorded the check value of KEY_ENCRYPTION_KEY')
+  // A wrong or missing KEY_SEALING_PRIVATE_KEY is a configuration mistake: refused here. One key that
+  // cannot be opened is not: it is skipped by every run and reported (log, /health, the run's ledger,
+  // tracker_keys.readability, which the API shows).
+  const opener = await prepareKeyOpener(deps.database, config, logger)
+  const everyKey = openStoredKeys(opener, await listSealedKeys(deps.database.db))
+  for (const key of everyKey.opened) key.privateKey.fill(0)
+  await recordKeyReadability(deps.database.db, everyKey.readability)
   const unreadableKeys = new UnreadableKeys(logger)
-  unreadableKeys.update(openStoredKeys(cipher, await listImportableKeys(deps.database.db)).unreadable)
+  const importable = openStoredKeys(opener, await listImportableKeys(deps.database.db))
+  for (const key of importable.opened) key.privateKey.fill(0)
+  unreadableKeys.update(importable.unreadable)
   // The late horizon follows the raw retention the database really has, if it is stricter.
   const { effective: retention } = await resolveDatabaseRetention(deps.database, config.retention, logger)
   const metrics = new ImporterMetrics()
@@ -186,7 +188,7 @@ export async function startImporter(deps: ImporterDependencies): Promise<Running
     database: deps.database,
     decrypt,
     locks: deps.locks,
-    cipher,
+    opener,
     source,
     geocoder,
     logger,

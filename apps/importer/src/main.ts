@@ -1,9 +1,12 @@
 import { parseArgs } from 'node:util'
 import {
   connectDatabase,
+  KeyOpener,
+  KeySealer,
+  KeySealingKeyError,
   localStackKeyHint,
-  PrivateKeyCipher,
   parseDuration,
+  type SealingKey,
   setPollOverride,
   type TrackerDatabase,
 } from '@tracker/db'
@@ -12,6 +15,7 @@ import pino, { type Logger } from 'pino'
 import { startAlertDeliverer } from './alerts/alert-deliverer.ts'
 import { type ImporterConfig, parseImporterEnv } from './env.ts'
 import { startImporter } from './importer.ts'
+import { keysCommand } from './keys/key-commands.ts'
 import type { ImportOutcome } from './run/run-import.ts'
 import {
   addTracker,
@@ -48,6 +52,16 @@ Usage:
                                   reports, both aggregates, location_history) and its keys; cannot be
                                   undone, so NAME must be the tracker's name (else exit 2, nothing
                                   deleted); recorded in tracker_deletions
+  main.ts keys generate           print a new key pair: KEY_SEALING_PRIVATE_KEY (the importer's only)
+                                  and KEY_SEALING_PUBLIC_KEY (the API's, and commands that add keys)
+  main.ts keys public             print the public key of KEY_SEALING_PRIVATE_KEY
+  main.ts keys status             how many stored keys are in each format, and the recorded public key
+  main.ts keys reseal [--batch-size N]
+                                  re-seal every key still in the old format (version 1, under
+                                  KEY_ENCRYPTION_KEY) to the public key, N per transaction (default
+                                  100); needs KEY_ENCRYPTION_KEY and KEY_SEALING_PRIVATE_KEY (or
+                                  KEY_SEALING_PUBLIC_KEY once the importer recorded it); run again, it
+                                  does nothing; exit 0 done, 2 some keys did not open and were left
   main.ts --help
 
 Configuration comes from the environment: see apps/importer/README.md.`
@@ -93,9 +107,8 @@ async function trackersCommand(args: string[], config: ImporterConfig, logger: L
     },
     allowPositionals: true,
   })
-  // Sealing keys: with the database's key only (checked before anything is written).
-  const hint = localStackKeyHint(config.connect)
-  const sealing = () => PrivateKeyCipher.fromSecret(config.keyEncryptionKey, 'KEY_ENCRYPTION_KEY', hint)
+  // Sealing keys: to the database's public key only (checked before anything is written).
+  const { sealing, variable, hint } = sealingKeyOf(config)
   return withDatabase(config, logger, async (database) => {
     switch (action) {
       case 'list': {
@@ -108,14 +121,17 @@ async function trackersCommand(args: string[], config: ImporterConfig, logger: L
       }
       case 'add': {
         if (!values.name) throw new Error('trackers add needs --name')
-        const tracker = await addTracker(database, sealing(), values.name, values.key ?? [], { hint })
+        const tracker = await addTracker(database, sealing(), values.name, values.key ?? [], {
+          variable,
+          hint,
+        })
         console.log(`added tracker ${tracker.id} (${tracker.name}) with ${values.key?.length ?? 0} key(s)`)
         return 0
       }
       case 'import': {
         const file = positionals[0]
         if (!file) throw new Error('trackers import needs a FILE')
-        const created = await importKeyFile(database, sealing(), file, values.name, { hint })
+        const created = await importKeyFile(database, sealing(), file, values.name, { variable, hint })
         for (const tracker of created) console.log(`added tracker ${tracker.id} (${tracker.name})`)
         return 0
       }
@@ -173,6 +189,38 @@ async function trackersCommand(args: string[], config: ImporterConfig, logger: L
         )
     }
   })
+}
+
+/**
+ * What the commands that add keys seal with: the key pair when KEY_SEALING_PRIVATE_KEY is set here
+ * (it may record its public key), else KEY_SEALING_PUBLIC_KEY alone (which must be the recorded one).
+ */
+export function sealingKeyOf(config: ImporterConfig): {
+  sealing: () => SealingKey
+  variable: string
+  hint: string
+} {
+  if (config.keySealingPrivateKey) {
+    const hint = localStackKeyHint(config.connect, 'KEY_SEALING_PRIVATE_KEY')
+    return {
+      sealing: () => KeyOpener.fromPrivateKey(config.keySealingPrivateKey, 'KEY_SEALING_PRIVATE_KEY', hint),
+      variable: 'KEY_SEALING_PRIVATE_KEY',
+      hint,
+    }
+  }
+  const hint = localStackKeyHint(config.connect, 'KEY_SEALING_PUBLIC_KEY')
+  return {
+    sealing: () => {
+      if (!config.keySealingPublicKey)
+        throw new KeySealingKeyError(
+          'KEY_SEALING_PUBLIC_KEY is not set: adding keys seals them to the public key ("npm run importer -- keys public" ' +
+            `prints it from KEY_SEALING_PRIVATE_KEY; either variable will do here).${hint}`,
+        )
+      return KeySealer.fromPublicKey(config.keySealingPublicKey, 'KEY_SEALING_PUBLIC_KEY', hint)
+    },
+    variable: 'KEY_SEALING_PUBLIC_KEY',
+    hint,
+  }
 }
 
 /** Runs the importer until SIGTERM/SIGINT; the run in flight finishes its current batch first. */
@@ -269,6 +317,7 @@ export async function main(argv: string[], env: Record<string, string | undefine
     pino.destination({ dest: 1, sync: true }),
   )
   if (argv[0] === 'trackers') return trackersCommand(argv.slice(1), config, logger)
+  if (argv[0] === 'keys') return keysCommand(argv.slice(1), config, logger)
   const options = runOptions(argv)
   if (options.once) return once(config, logger, options.waitForLockMs)
   return serve(config, logger)

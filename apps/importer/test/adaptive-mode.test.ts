@@ -13,7 +13,7 @@ afterAll(() => database?.close())
 
 describe('IMPORT_MODE=adaptive', () => {
   it('needs a request budget, and bounds that make sense', () => {
-    const base = { KEY_ENCRYPTION_KEY: 'x', IMPORT_MODE: 'adaptive' }
+    const base = { KEY_SEALING_PRIVATE_KEY: 'x', IMPORT_MODE: 'adaptive' }
     expect(() => parseImporterEnv(base)).toThrow(/IMPORT_MODE=adaptive needs IMPORT_REQUEST_BUDGET/)
     expect(() =>
       parseImporterEnv({

@@ -42,14 +42,14 @@ describe('adaptive polling against the simulator keeping only the latest 16 repo
     await adaptive.db.updateTable('trackers').set({ is_active: false }).execute()
     const adaptiveIds: string[] = []
     for (const tracker of fixture.trackers) {
-      const created = await createTrackerWithKeys(adaptive.db, fixture.cipher, {
+      const created = await createTrackerWithKeys(adaptive.db, fixture.opener, {
         name: tracker.name,
         keys: tracker.keys.map((k) => ({ hashedAdvKey: k.hashedAdvKey, privateKey: k.privateKey })),
       })
       adaptiveIds.push(created.id)
     }
     const until = new Date(end)
-    const common = { cipher: fixture.cipher, endpointUrl: fixture.simulator.url, until, logger: silent }
+    const common = { opener: fixture.opener, endpointUrl: fixture.simulator.url, until, logger: silent }
 
     const sixHourly = await simulatePolling({
       ...common,

@@ -187,7 +187,7 @@ describe('the importer delivers alerts', () => {
 
       const child = new ChildImporter(['--once'], {
         ...shared.env,
-        KEY_ENCRYPTION_KEY: fixture.secret,
+        KEY_SEALING_PRIVATE_KEY: fixture.secret,
         REPORT_ENDPOINT_URL: fixture.simulator.url,
         REPORT_ENDPOINT_PAUSE: '1 ms',
       })

@@ -150,7 +150,7 @@ describe('alerts in the importer', () => {
       await shared.release()
       const child = new ChildImporter(['--once'], {
         ...shared.env,
-        KEY_ENCRYPTION_KEY: fixture.secret,
+        KEY_SEALING_PRIVATE_KEY: fixture.secret,
         REPORT_ENDPOINT_URL: fixture.simulator.url,
         REPORT_ENDPOINT_PAUSE: '1 ms',
         REPORT_ENDPOINT_BATCH_SIZE: '1',

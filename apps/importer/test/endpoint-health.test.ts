@@ -55,7 +55,7 @@ describe('requests to the report endpoint, through the importer', () => {
     })
     // A fourth tracker whose key never reports: nothing stored, so never asked for alone.
     const silentKey = generateKeyPair()
-    await createTrackerWithKeys(database.db, fixture.cipher, {
+    await createTrackerWithKeys(database.db, fixture.opener, {
       name: 'silent',
       keys: [{ hashedAdvKey: silentKey.hashedAdvKey, privateKey: silentKey.privateKey }],
     })
@@ -79,7 +79,7 @@ describe('requests to the report endpoint, through the importer', () => {
     })
     onTestFinished(() => firstIdOnly.stop())
     const config = parseImporterEnv({
-      KEY_ENCRYPTION_KEY: fixture.secret,
+      KEY_SEALING_PRIVATE_KEY: fixture.secret,
       REPORT_ENDPOINT_URL: firstIdOnly.url,
       REPORT_ENDPOINT_PAUSE: '1 ms',
       REPORT_ENDPOINT_BACKOFF: '10 ms',

@@ -1,4 +1,4 @@
-import { createTrackerWithKeys, PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import { createTrackerWithKeys, KeyOpener, type TrackerDatabase } from '@tracker/db'
 import {
   type ParsedTracker,
   type RunningSimulator,
@@ -22,8 +22,8 @@ export async function countReports(database: TrackerDatabase, trackerIds: string
   return Number(n)
 }
 
-/** One key-encryption key per test file, as one deployment has one for its database. */
-export const SECRET = PrivateKeyCipher.generateSecret()
+/** One key pair per test file, as one deployment has one for its database: its private key. */
+export const SECRET = KeyOpener.generate().privateKey
 
 /** A fixed clock for the simulator, so the set of reports it serves does not move during a test. */
 export const fixedNow = () => {
@@ -35,7 +35,8 @@ export interface ImportFixture {
   trackers: ParsedTracker[]
   trackerIds: string[]
   simulator: RunningSimulator
-  cipher: PrivateKeyCipher
+  /** The importer's key pair (its private key is `secret`, KEY_SEALING_PRIVATE_KEY). */
+  opener: KeyOpener
   secret: string
   config: ImporterConfig
 }
@@ -52,7 +53,7 @@ export async function importFixture(
   } = {},
 ): Promise<ImportFixture> {
   const secret = SECRET
-  const cipher = PrivateKeyCipher.fromSecret(secret)
+  const opener = KeyOpener.fromPrivateKey(secret)
   // Tests in a file share a database: earlier tests' trackers stop being imported.
   await database.db.updateTable('trackers').set({ is_active: false }).execute()
   const trackers = simulatedTrackers({
@@ -62,7 +63,7 @@ export async function importFixture(
   })
   const trackerIds: string[] = []
   for (const tracker of trackers) {
-    const created = await createTrackerWithKeys(database.db, cipher, {
+    const created = await createTrackerWithKeys(database.db, opener, {
       name: tracker.name,
       keys: tracker.keys.map((k) => ({ hashedAdvKey: k.hashedAdvKey, privateKey: k.privateKey })),
     })
@@ -78,7 +79,7 @@ export async function importFixture(
   })
   onTestFinished(() => simulator.stop())
   const config = parseImporterEnv({
-    KEY_ENCRYPTION_KEY: secret,
+    KEY_SEALING_PRIVATE_KEY: secret,
     REPORT_ENDPOINT_URL: simulator.url,
     REPORT_ENDPOINT_PAUSE: '1 ms',
     REPORT_ENDPOINT_BACKOFF: '10 ms',
@@ -86,7 +87,7 @@ export async function importFixture(
     IMPORTER_HTTP_PORT: '0',
     ...options.env,
   })
-  return { trackers, trackerIds, simulator, cipher, secret, config }
+  return { trackers, trackerIds, simulator, opener, secret, config }
 }
 
 /** The reports the simulator serves now that the importer must store: not corrupted. */

@@ -166,7 +166,7 @@ describe('an import run against the simulator', () => {
     })
     // A stored key whose reports arrive encrypted for another key: the tag check fails.
     const stored = generateKeyPair()
-    const wrongKeyTracker = await createTrackerWithKeys(database.db, fixture.cipher, {
+    const wrongKeyTracker = await createTrackerWithKeys(database.db, fixture.opener, {
       name: 'wrong key',
       keys: [{ hashedAdvKey: stored.hashedAdvKey, privateKey: stored.privateKey }],
     })
@@ -331,9 +331,9 @@ describe('an import run against the simulator', () => {
 })
 
 describe('start-up checks', () => {
-  it('a wrong KEY_ENCRYPTION_KEY is a clear error at start, not a silent skip', async () => {
+  it('a wrong KEY_SEALING_PRIVATE_KEY is a clear error at start, not a silent skip', async () => {
     const fixture = await importFixture(database, { seed: 17, trackers: 1 })
-    const other = { ...fixture.config, keyEncryptionKey: Buffer.alloc(32, 7).toString('base64') }
+    const other = { ...fixture.config, keySealingPrivateKey: Buffer.alloc(32, 7).toString('base64') }
     await expect(
       startImporter({
         database,
@@ -344,9 +344,9 @@ describe('start-up checks', () => {
         schedule: false,
       }),
     ).rejects.toThrow(
-      /KEY_ENCRYPTION_KEY \(fingerprint \w+\) is not the key this database's tracker keys are sealed with/,
+      /KEY_SEALING_PRIVATE_KEY \(public key \w+\) is not the private key this database's tracker keys are sealed to/,
     )
-    const missing = { ...fixture.config, keyEncryptionKey: undefined }
+    const missing = { ...fixture.config, keySealingPrivateKey: undefined }
     await expect(
       startImporter({
         database,
@@ -356,6 +356,6 @@ describe('start-up checks', () => {
         http: false,
         schedule: false,
       }),
-    ).rejects.toThrow(/KEY_ENCRYPTION_KEY is not set/)
+    ).rejects.toThrow(/KEY_SEALING_PRIVATE_KEY is not set/)
   })
 })

@@ -6,7 +6,7 @@ import { ChildImporter, sharedDatabase } from './child-importer.ts'
 import { expectedReports, fixedNow, type ImportFixture, importFixture, silent } from './fixtures.ts'
 
 const childEnv = (fixture: ImportFixture, env: Record<string, string>) => ({
-  KEY_ENCRYPTION_KEY: fixture.secret,
+  KEY_SEALING_PRIVATE_KEY: fixture.secret,
   REPORT_ENDPOINT_URL: fixture.simulator.url,
   REPORT_ENDPOINT_PAUSE: '1 ms',
   ...env,

@@ -131,7 +131,7 @@ describe('a scheduled run while Redis is cut, in its own process', () => {
       await proxy.cut()
       const child = new ChildImporter([], {
         ...shared.env,
-        KEY_ENCRYPTION_KEY: fixture.secret,
+        KEY_SEALING_PRIVATE_KEY: fixture.secret,
         REPORT_ENDPOINT_URL: fixture.simulator.url,
         REPORT_ENDPOINT_PAUSE: '1 ms',
         REDIS_URL: proxiedRedisUrl(),

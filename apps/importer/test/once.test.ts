@@ -26,7 +26,7 @@ async function fixtureForChild(seed: number): Promise<ImportFixture> {
 
 const onceEnv = (fixture: ImportFixture, env: Record<string, string> = {}) => ({
   ...shared.env,
-  KEY_ENCRYPTION_KEY: fixture.secret,
+  KEY_SEALING_PRIVATE_KEY: fixture.secret,
   REPORT_ENDPOINT_URL: fixture.simulator.url,
   REPORT_ENDPOINT_PAUSE: '1 ms',
   ...env,

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { connectEmbedded, migrateToLatest, PrivateKeyCipher } from '@tracker/db'
+import { connectEmbedded, KeyOpener, migrateToLatest } from '@tracker/db'
 import { simulatedTrackers, toAccessoriesJson } from '@tracker/findmy'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseImporterEnv } from '../src/env.ts'
@@ -12,10 +12,11 @@ import { parseImporterEnv } from '../src/env.ts'
 const MAIN = join(import.meta.dirname, '../src/main.ts')
 const dir = mkdtempSync(join(tmpdir(), 'tracker-cli-'))
 const dataDir = join(dir, 'data')
-const secret = PrivateKeyCipher.generateSecret()
+const pair = KeyOpener.generate()
+const secret = pair.privateKey
 const run = (args: string[], env: Record<string, string> = {}) =>
   promisify(execFile)(process.execPath, ['--conditions=tracker-source', MAIN, ...args], {
-    env: { PATH: process.env.PATH, DATA_DIR: dataDir, KEY_ENCRYPTION_KEY: secret, ...env },
+    env: { PATH: process.env.PATH, DATA_DIR: dataDir, KEY_SEALING_PRIVATE_KEY: secret, ...env },
     encoding: 'utf8',
   })
 
@@ -86,38 +87,58 @@ describe('importer trackers CLI', () => {
     expect(JSON.parse((await run(['trackers', 'list', '--json'])).stdout).length).toBe(before)
   })
 
-  it('without KEY_ENCRYPTION_KEY adding a key is a clear error that says where the local stack keeps its key', async () => {
+  it('without a sealing key adding a key is a clear error that says where the local stack keeps its key', async () => {
     const key = simulatedTrackers({ seed: 6, trackers: 1 })[0]!.keys[0]!.privateKey.toString('base64')
     const refused = await run(['trackers', 'add', '--name', 'x', '--key', key], {
-      KEY_ENCRYPTION_KEY: '',
+      KEY_SEALING_PRIVATE_KEY: '',
     }).catch((error: { stderr: string }) => error)
-    expect(refused.stderr).toContain('KEY_ENCRYPTION_KEY is not set')
-    expect(refused.stderr).toContain('keyEncryptionKey in .tracker-data/local-stack.json')
+    expect(refused.stderr).toContain('KEY_SEALING_PUBLIC_KEY is not set')
+    expect(refused.stderr).toContain('keySealingPublicKey in .tracker-data/local-stack.json')
   })
 
-  it('with another KEY_ENCRYPTION_KEY, add and import are refused before anything is written', async () => {
+  it('with the public key alone (no private key in the environment) keys are added, sealed so that only the private key opens them', async () => {
+    // The database has its public key recorded by the earlier commands, which had the private key.
+    const fresh = simulatedTrackers({ seed: 10, trackers: 1 })[0]!.keys[0]!
+    const added = await run(
+      ['trackers', 'add', '--name', 'Public only', '--key', fresh.privateKey.toString('base64')],
+      {
+        KEY_SEALING_PRIVATE_KEY: '',
+        KEY_SEALING_PUBLIC_KEY: pair.publicKey,
+      },
+    )
+    expect(added.stdout).toContain('added tracker')
+  })
+
+  it('with another key pair, add and import are refused before anything is written', async () => {
     const stored = async () => {
       const list = JSON.parse((await run(['trackers', 'list', '--json'])).stdout) as { keys: string[] }[]
       return { trackers: list.length, keys: list.flatMap((t) => t.keys).sort() }
     }
-    // A key sealed with this database's key (which records its check value, if no earlier test did).
+    // A key sealed to this database's public key (which records it, if no earlier test did).
     const mine = simulatedTrackers({ seed: 9, trackers: 1 })[0]!.keys[0]!.privateKey.toString('base64')
     await run(['trackers', 'add', '--name', 'Mine', '--key', mine])
     const before = await stored()
-    const other = PrivateKeyCipher.generateSecret()
+    const other = KeyOpener.generate()
     const fresh = simulatedTrackers({ seed: 8, trackers: 1 })[0]!
     const added = await run(
       ['trackers', 'add', '--name', 'Other key', '--key', fresh.keys[0]!.privateKey.toString('base64')],
-      { KEY_ENCRYPTION_KEY: other },
+      { KEY_SEALING_PRIVATE_KEY: other.privateKey },
     ).catch((error: { stderr: string; stdout: string }) => error)
     expect(added.stdout).not.toContain('added tracker')
     expect(added.stderr).toMatch(
-      /KEY_ENCRYPTION_KEY \(fingerprint \w+\) is not the key this database's tracker keys are sealed with \(fingerprint \w+\)\. Set KEY_ENCRYPTION_KEY to that key; nothing was written\./,
+      /KEY_SEALING_PRIVATE_KEY \(public key \w+\) is not the private key this database's tracker keys are sealed to \(public key \w+\)\. Set KEY_SEALING_PRIVATE_KEY to that key pair's private key; nothing was opened or written\./,
     )
     const file = join(dir, 'other.json')
     writeFileSync(file, toAccessoriesJson([fresh]))
-    await expect(run(['trackers', 'import', file], { KEY_ENCRYPTION_KEY: other })).rejects.toMatchObject({
-      stderr: expect.stringContaining('is not the key this database'),
+    await expect(
+      run(['trackers', 'import', file], {
+        KEY_SEALING_PRIVATE_KEY: '',
+        KEY_SEALING_PUBLIC_KEY: other.publicKey,
+      }),
+    ).rejects.toMatchObject({
+      stderr: expect.stringMatching(
+        /KEY_SEALING_PUBLIC_KEY \(public key \w+\) is not the public key this database/,
+      ),
     })
     expect(await stored()).toEqual(before)
   })

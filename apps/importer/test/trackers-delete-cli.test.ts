@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { connectEmbedded, migrateToLatest, PrivateKeyCipher } from '@tracker/db'
+import { connectEmbedded, KeyOpener, migrateToLatest } from '@tracker/db'
 import { reportRow } from '@tracker/db/testing'
 import { simulatedTrackers } from '@tracker/findmy'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,10 +12,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 const MAIN = join(import.meta.dirname, '../src/main.ts')
 const dir = mkdtempSync(join(tmpdir(), 'tracker-delete-cli-'))
 const dataDir = join(dir, 'data')
-const secret = PrivateKeyCipher.generateSecret()
+const secret = KeyOpener.generate().privateKey
 const run = (args: string[]) =>
   promisify(execFile)(process.execPath, ['--conditions=tracker-source', MAIN, ...args], {
-    env: { PATH: process.env.PATH, DATA_DIR: dataDir, KEY_ENCRYPTION_KEY: secret },
+    env: { PATH: process.env.PATH, DATA_DIR: dataDir, KEY_SEALING_PRIVATE_KEY: secret },
     encoding: 'utf8',
   })
 const refused = (args: string[]) =>

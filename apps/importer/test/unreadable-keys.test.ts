@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream'
-import { PrivateKeyCipher, sql } from '@tracker/db'
+import { KeyOpener, KeySealer, sql } from '@tracker/db'
 import { createTestDatabase, readmeManualTestStatements, type TestDatabase } from '@tracker/db/testing'
 import { generateKeyPair } from '@tracker/findmy'
 import { InProcessLockService } from '@tracker/locks'
@@ -10,7 +10,7 @@ import { startImporter } from '../src/importer.ts'
 import { countReports, expectedReports, fixedNow, importFixture } from './fixtures.ts'
 
 // One stored key that cannot be opened disables that key, not the importer; a wrong
-// KEY_ENCRYPTION_KEY stays a start-up error.
+// KEY_SEALING_PRIVATE_KEY stays a start-up error.
 let database: TestDatabase
 beforeAll(async () => {
   database = await createTestDatabase()
@@ -111,9 +111,9 @@ describe('a stored key that cannot be opened', () => {
     }
   })
 
-  it('a key sealed with another key (accepted by an older version) is skipped; the check value decides the key', async () => {
+  it('a key sealed to another public key is skipped; the recorded public key decides the key pair', async () => {
     const fixture = await importFixture(database, { seed: 22, trackers: 1 })
-    const foreign = PrivateKeyCipher.fromSecret(PrivateKeyCipher.generateSecret())
+    const foreign = KeySealer.fromPublicKey(KeyOpener.generate().publicKey)
     const pair = generateKeyPair()
     await database.db
       .insertInto('tracker_keys')
@@ -137,25 +137,45 @@ describe('a stored key that cannot be opened', () => {
   })
 })
 
-describe('a wrong KEY_ENCRYPTION_KEY', () => {
-  it('is refused at start against the check value, naming KEY_ENCRYPTION_KEY', async () => {
+describe('a wrong KEY_SEALING_PRIVATE_KEY', () => {
+  it('is refused at start against the recorded public key, naming KEY_SEALING_PRIVATE_KEY', async () => {
     const fixture = await importFixture(database, { seed: 23, trackers: 1 })
-    const other = { ...fixture.config, keyEncryptionKey: PrivateKeyCipher.generateSecret() }
+    const other = { ...fixture.config, keySealingPrivateKey: KeyOpener.generate().privateKey }
     await expect(start(other)).rejects.toThrow(
-      /^KEY_ENCRYPTION_KEY \(fingerprint \w+\) is not the key this database's tracker keys are sealed with \(fingerprint \w+\)/,
+      /^KEY_SEALING_PRIVATE_KEY \(public key \w+\) is not the private key this database's tracker keys are sealed to \(public key \w+\)/,
     )
   })
 
-  it('an existing install (keys, no check value): a key that opens none is refused, the right one records it', async () => {
+  it('keys sealed to a public key, none recorded (a lost record): a key that opens none is refused, the right one records it', async () => {
     const fixture = await importFixture(database, { seed: 24, trackers: 1 })
-    await database.db.deleteFrom('key_encryption_check').execute()
-    const other = { ...fixture.config, keyEncryptionKey: PrivateKeyCipher.generateSecret() }
-    await expect(start(other)).rejects.toThrow(/KEY_ENCRYPTION_KEY .* it opens 0 of the \d+ stored keys/)
-    expect(await database.db.selectFrom('key_encryption_check').selectAll().execute()).toEqual([])
+    await database.db.deleteFrom('key_sealing_check').execute()
+    const other = { ...fixture.config, keySealingPrivateKey: KeyOpener.generate().privateKey }
+    await expect(start(other)).rejects.toThrow(
+      /KEY_SEALING_PRIVATE_KEY .* it opens 0 of the \d+ keys sealed to a public key/,
+    )
+    expect(await database.db.selectFrom('key_sealing_check').selectAll().execute()).toEqual([])
 
     const running = await start(fixture.config)
     await running.stop()
-    const [check] = await database.db.selectFrom('key_encryption_check').selectAll().execute()
-    expect(check?.fingerprint).toBe(fixture.cipher.fingerprint)
+    const [check] = await database.db.selectFrom('key_sealing_check').selectAll().execute()
+    expect(check?.fingerprint).toBe(fixture.opener.fingerprint)
+  })
+
+  it('records at start whether each key opens, for the API to show (tracker_keys.readability)', async () => {
+    const fixture = await importFixture(database, { seed: 25, trackers: 1 })
+    const running = await start(fixture.config)
+    await running.stop()
+    const rows = await database.db
+      .selectFrom('tracker_keys')
+      .select(['hashed_adv_key', 'readability'])
+      .where('tracker_id', 'in', fixture.trackerIds)
+      .execute()
+    expect(rows.map((r) => r.readability)).toEqual(['readable', 'readable'])
+    const manual = await database.db
+      .selectFrom('tracker_keys')
+      .select('readability')
+      .where('hashed_adv_key', '=', MANUAL_KEY)
+      .executeTakeFirstOrThrow()
+    expect(manual.readability).toBe('unknown_format')
   })
 })

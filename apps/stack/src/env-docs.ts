@@ -15,8 +15,13 @@ const MEANINGS: Record<string, string> = {
   DATABASE_URL: 'PostgreSQL/TimescaleDB `postgres://` URL; unset: the embedded TimescaleDB in `DATA_DIR`',
   DATA_DIR: 'the embedded database directory (and the local stack state)',
   REDIS_URL: '`redis://` URL for locks across replicas (and the API rate limits); unset: in-process locks',
+  KEY_SEALING_PRIVATE_KEY:
+    "X25519 private key (32 bytes, base64 or hex; or PEM) that opens stored tracker keys: the importer's alone (the API refuses it); `keys generate` makes a pair",
+  KEY_SEALING_PRIVATE_KEY_FILE: 'a file holding KEY_SEALING_PRIVATE_KEY instead (a secret mount); not both',
+  KEY_SEALING_PUBLIC_KEY:
+    "its public key (same forms): the API and the commands that add keys seal tracker keys to it; `keys public` prints it; must be the importer's",
   KEY_ENCRYPTION_KEY:
-    '32 bytes (base64 or hex) sealing tracker private keys at rest; required by importer and API',
+    'the old symmetric key (32 bytes, base64 or hex) of keys sealed before version 2: `keys reseal` needs it once, the importer opens them with it until then',
   LOG_LEVEL: 'pino level: trace, debug, info, warn, error, fatal, silent',
   LOG_FORMAT:
     'local stack: pretty (readable lines) or json (one JSON object per line, as the apps log in production)',
@@ -190,7 +195,8 @@ const MEANINGS: Record<string, string> = {
 const UNSET: Record<string, string> = {
   DATABASE_URL: '(embedded)',
   REDIS_URL: '(in-process locks)',
-  KEY_ENCRYPTION_KEY: '(required)',
+  KEY_SEALING_PRIVATE_KEY: '(required to import)',
+  KEY_SEALING_PUBLIC_KEY: '(required by the API)',
   REPORT_ENDPOINT_URL: '(required to import)',
   WEB_ROOT: '(not served)',
   WEB_TILE_URL: '(offline basemap)',

@@ -4,9 +4,11 @@ import {
   applyStoragePolicies,
   connectEmbedded,
   type EmbeddedDatabase,
-  ensureKeyEncryptionKey,
+  ensureOpeningKey,
+  KeyOpener,
+  LegacyKeyCipher,
   migrateToLatest,
-  PrivateKeyCipher,
+  resealLegacyKeys,
   retentionConfigFromEnv,
   serveWireProtocol,
   type WireServer,
@@ -61,32 +63,49 @@ export async function startStack(
     }
   }
   try {
-    const { state, created } = loadOrCreateState(settings.DATA_DIR)
-    if (created) {
+    const { state, created, upgraded } = loadOrCreateState(settings.DATA_DIR)
+    if (created || upgraded) {
       log.warn(
         { file: stateFile(settings.DATA_DIR) },
-        'generated a key-encryption secret for this local data directory; production must supply its own KEY_ENCRYPTION_KEY',
+        'generated a key pair for this local data directory (tracker keys are sealed to its public key); production must supply its own KEY_SEALING_PRIVATE_KEY and KEY_SEALING_PUBLIC_KEY',
       )
     }
-    const cipher = PrivateKeyCipher.fromSecret(state.keyEncryptionKey)
+    const opener = KeyOpener.fromPrivateKey(state.keySealingPrivateKey)
     await migrateToLatest(database.db)
     await applyStoragePolicies(database.db, retention)
-    // The state file's key must be the one the data directory's keys are sealed with (its check
-    // value is recorded on first start): a replaced or lost state file is said so, not a crash later.
-    await ensureKeyEncryptionKey(database.db, cipher, {
-      variable: `keyEncryptionKey in ${stateFile(settings.DATA_DIR)}`,
+    // The state file's key pair must be the one the data directory's keys are sealed to (its public
+    // key is recorded on first start): a replaced or lost state file is said so, not a crash later.
+    await ensureOpeningKey(database.db, opener, {
+      variable: `keySealingPrivateKey in ${stateFile(settings.DATA_DIR)}`,
       hint: created
         ? ` That file was created anew on this start, so the one this data directory was set up with is gone: restore it, or start over with an empty DATA_DIR (remove ${settings.DATA_DIR}).`
         : ` Restore the file this data directory was set up with, or start over with an empty DATA_DIR (remove ${settings.DATA_DIR}).`,
     })
-    const added = await ensureDemoTrackers(database, cipher, state.simulatorSeed, settings.DEMO_TRACKERS)
+    // A data directory from before keys were sealed to a public key: its keys are re-sealed once,
+    // with the old key its state file kept (what `keys reseal` does), before anything opens them.
+    if (state.keyEncryptionKey) {
+      const resealed = await resealLegacyKeys(database.db, {
+        legacy: LegacyKeyCipher.fromSecret(
+          state.keyEncryptionKey,
+          `keyEncryptionKey in ${stateFile(settings.DATA_DIR)}`,
+        ),
+        sealing: opener,
+        hint: ` Restore the file this data directory was set up with, or start over with an empty DATA_DIR (remove ${settings.DATA_DIR}).`,
+      })
+      if (resealed.resealed > 0 || resealed.failed.length > 0)
+        log.info(
+          { resealed: resealed.resealed, leftAsTheyAre: resealed.failed.map((k) => k.hashedAdvKey) },
+          're-sealed the tracker keys of this data directory to its public key',
+        )
+    }
+    const added = await ensureDemoTrackers(database, opener, state.simulatorSeed, settings.DEMO_TRACKERS)
     if (added > 0) log.info({ trackers: added }, 'created demo trackers')
     const { token: apiToken, id: apiTokenId } = await ensureApiToken(database, settings.DATA_DIR, state)
     // The built web app (apps/web/dist), served by the API at /, unless WEB_ROOT names another.
     const webRoot = env.WEB_ROOT || (webDistBuilt() ? webDistDir : undefined)
 
     const simulator: RunningSimulator = await startSimulator({
-      trackers: await simulatorTrackers(database, cipher),
+      trackers: await simulatorTrackers(database, opener),
       seed: state.simulatorSeed,
       port: settings.SIMULATOR_PORT,
       host: '127.0.0.1',
@@ -97,9 +116,17 @@ export async function startStack(
     if (wire) stopped.push(() => wire.close())
 
     const locks = new InProcessLockService()
+    // No key from the caller's environment reaches an app: each gets the one it needs from the state
+    // file, the private key the importer only, the public key the API.
+    const {
+      KEY_SEALING_PRIVATE_KEY: _private,
+      KEY_SEALING_PRIVATE_KEY_FILE: _privateFile,
+      KEY_SEALING_PUBLIC_KEY: _public,
+      KEY_ENCRYPTION_KEY: _legacy,
+      ...callerEnv
+    } = env
     const appEnv = {
-      ...env,
-      KEY_ENCRYPTION_KEY: state.keyEncryptionKey,
+      ...callerEnv,
       REPORT_ENDPOINT_URL: simulator.url,
       // The simulator is local: no need to space requests as for Apple's servers.
       REPORT_ENDPOINT_PAUSE: env.REPORT_ENDPOINT_PAUSE ?? '50 ms',
@@ -126,10 +153,13 @@ export async function startStack(
       database,
       locks,
       logger: logger.child({ app: 'api' }),
-      config: parseApiEnv(appEnv),
+      config: parseApiEnv({ ...appEnv, KEY_SEALING_PUBLIC_KEY: state.keySealingPublicKey }),
     })
     stopped.push(() => api.stop())
-    const importerConfig = parseImporterEnv(appEnv)
+    const importerConfig = parseImporterEnv({
+      ...appEnv,
+      KEY_SEALING_PRIVATE_KEY: state.keySealingPrivateKey,
+    })
     const importer: RunningImporter = await startImporter({
       database,
       locks,

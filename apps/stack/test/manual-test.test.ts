@@ -4,7 +4,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { PrivateKeyCipher } from '@tracker/db'
+import { KeyOpener } from '@tracker/db'
 import { readmeManualTestStatements } from '@tracker/db/testing'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type Collected, spawnCollecting } from './helpers/child-process.ts'
@@ -139,16 +139,21 @@ describe("the README's manual test", () => {
     }
     expect(secondExit).toBe(0)
 
-    // A state file with another key (replaced, or lost and generated anew) is refused clearly.
+    // A state file with another key pair (replaced, or lost and generated anew) is refused clearly.
     const stateFile = join(dataDir, 'local-stack.json')
-    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { keyEncryptionKey: string }
+    const state = JSON.parse(readFileSync(stateFile, 'utf8')) as Record<string, unknown>
+    const other = KeyOpener.generate()
     writeFileSync(
       stateFile,
-      JSON.stringify({ ...state, keyEncryptionKey: PrivateKeyCipher.generateSecret() }),
+      JSON.stringify({
+        ...state,
+        keySealingPrivateKey: other.privateKey,
+        keySealingPublicKey: other.publicKey,
+      }),
     )
     const third = startStack({ IMPORT_ON_START: 'false' })
     await expect(ready(third)).rejects.toThrow(
-      /keyEncryptionKey in .*local-stack\.json \(fingerprint \w+\) is not the key this database's tracker keys are sealed with/,
+      /keySealingPrivateKey in .*local-stack\.json \(public key \w+\) is not the private key this database's tracker keys are sealed to/,
     )
     expect(await third.exited).toBe(1)
     // Three cold starts of the whole system on a loaded 2-core machine.

@@ -94,7 +94,7 @@ beforeAll(async () => {
   } finally {
     await database.close()
   }
-  // What a local stack keeps beside its database: its key-encryption secret.
+  // What a local stack keeps beside its database: its key pair.
   writeFileSync(join(source, 'local-stack.json'), '{"keyEncryptionKey":"secret"}\n')
 }, SLOW)
 

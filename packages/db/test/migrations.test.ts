@@ -63,6 +63,7 @@ describe('migrations', () => {
     'endpoint_request_streak',
     'import_runs',
     'key_encryption_check',
+    'key_sealing_check',
     'location_history',
     'location_history_daily',
     'location_history_hourly',

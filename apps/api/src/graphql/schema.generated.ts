@@ -672,7 +672,7 @@ export type TrackerKey = {
   hashedAdvKey: Scalars['String']['output'];
   isActive: Scalars['Boolean']['output'];
   createdAt: Scalars['DateTime']['output'];
-  /** Whether the stored private key opens with the configured KEY_ENCRYPTION_KEY; the importer skips a key that does not. */
+  /** Whether the importer could open the stored private key when it last looked (the API cannot open it); the importer skips a key that does not open. */
   status: TrackerKeyStatus;
 };
 
@@ -681,11 +681,13 @@ export type TrackerKey = {
  * are not imported; the tracker's other keys are) and listed in the import runs' `unreadableKeys`.
  */
 export type TrackerKeyStatus =
-  /** It opens with the configured KEY_ENCRYPTION_KEY: its reports are imported. */
+  /** Sealed to the database's public key; the importer has not opened it yet (it checks every key when it starts, and the keys it imports on each run). */
+  | 'UNCHECKED'
+  /** It opens with the importer's KEY_SEALING_PRIVATE_KEY: its reports are imported. */
   | 'READABLE'
   /** Stored in no format Tracker writes (e.g. inserted by hand in SQL): replace it with the real key. */
   | 'UNKNOWN_FORMAT'
-  /** It does not open with the configured KEY_ENCRYPTION_KEY: sealed with another key, or damaged. */
+  /** It does not open with the importer's key: sealed to another key, damaged, or still in the old format without KEY_ENCRYPTION_KEY (run keys reseal). */
   | 'UNDECRYPTABLE';
 
 export type TrackerConnection = {

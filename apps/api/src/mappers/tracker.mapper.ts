@@ -1,4 +1,11 @@
-import type { BatteryLevel, KeyReadability, Tracker, TrackerKey, UnreadableKey } from '@tracker/db'
+import type {
+  BatteryLevel,
+  KeyReadability,
+  StoredKeyReadability,
+  Tracker,
+  TrackerKey,
+  UnreadableKey,
+} from '@tracker/db'
 import type { BatteryLevelModel, TrackerModel } from '../graphql/models.ts'
 import type {
   TrackerKeyStatus,
@@ -29,19 +36,22 @@ export function toTrackerModel(row: Tracker): TrackerModel {
 }
 
 /** A key without its sealed private key: the row type says what the query may select. */
-export type TrackerKeyRow = Pick<TrackerKey, 'tracker_id' | 'hashed_adv_key' | 'is_active' | 'created_at'>
+export type TrackerKeyRow = Pick<
+  TrackerKey,
+  'tracker_id' | 'hashed_adv_key' | 'is_active' | 'created_at' | 'readability'
+>
 
-export function toTrackerKeyStatus(readability: KeyReadability): TrackerKeyStatus {
+export function toTrackerKeyStatus(readability: KeyReadability | StoredKeyReadability): TrackerKeyStatus {
   return readability.toUpperCase() as TrackerKeyStatus
 }
 
-/** `readability`: whether its sealed private key opens (never the key itself). */
-export function toTrackerKey(row: TrackerKeyRow, readability: KeyReadability): TrackerKeyType {
+/** Its status is whether the importer could open it, as the importer recorded (never the key itself). */
+export function toTrackerKey(row: TrackerKeyRow): TrackerKeyType {
   return {
     hashedAdvKey: row.hashed_adv_key,
     isActive: row.is_active,
     createdAt: row.created_at,
-    status: toTrackerKeyStatus(readability),
+    status: toTrackerKeyStatus(row.readability),
   }
 }
 

@@ -66,12 +66,12 @@ export async function selectTrackerPage(
 
 export type TrackerKeyListRow = Pick<
   TrackerKey,
-  'tracker_id' | 'hashed_adv_key' | 'is_active' | 'created_at' | 'private_key_encrypted'
+  'tracker_id' | 'hashed_adv_key' | 'is_active' | 'created_at' | 'readability'
 >
 
 /**
- * The keys of many trackers in one query (the Tracker.keys loader), sealed: their private keys are
- * only opened to tell whether they can be, never returned.
+ * The keys of many trackers in one query (the Tracker.keys loader), never their sealed private keys:
+ * whether each opens is what the importer recorded (the API cannot open them).
  */
 export async function selectKeysOfTrackers(
   db: Kysely<Database>,
@@ -80,7 +80,7 @@ export async function selectKeysOfTrackers(
   if (trackerIds.length === 0) return []
   const rows = await db
     .selectFrom('tracker_keys')
-    .select(['tracker_id', 'hashed_adv_key', 'is_active', 'created_at', 'private_key_encrypted'])
+    .select(['tracker_id', 'hashed_adv_key', 'is_active', 'created_at', 'readability'])
     .where('tracker_id', 'in', [...new Set(trackerIds)])
     .orderBy('created_at')
     .orderBy('hashed_adv_key')

@@ -1,4 +1,4 @@
-import type { Database, Logger, PrivateKeyCipher, TrackerDatabase } from '@tracker/db'
+import type { Database, KeySealer, Logger, TrackerDatabase } from '@tracker/db'
 import { type HistoryEngine, RefreshRequester } from '@tracker/history'
 import type { Kysely } from 'kysely'
 import type { CacheLookup, ChangeFeedCache } from '../cache/change-feed-cache.ts'
@@ -27,7 +27,8 @@ export interface ServiceDeps {
   /** The history engine (its retention is the configuration made as strict as the database's). */
   history: HistoryEngine
   config: ApiConfig
-  cipher: PrivateKeyCipher
+  /** Seals the keys that arrive through mutations; it cannot open them (the API holds no private key). */
+  sealer: KeySealer
   logger: Logger
   shutdown: AbortSignal
   /** History pages kept between requests; the app drives it from its change feed. */
@@ -73,7 +74,7 @@ export function createServices(deps: ServiceDeps) {
     historyCache,
     historyEngine: deps.history,
     trackers: createTrackerService(db, {
-      cipher: deps.cipher,
+      sealer: deps.sealer,
       pagination: config.pagination,
       maxKeysPerMutation: config.limits.maxKeysPerMutation,
       status: config.status,

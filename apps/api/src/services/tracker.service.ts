@@ -4,14 +4,15 @@ import {
   type Database,
   DuplicateKeyError,
   deactivateTracker,
-  ensureKeyEncryptionKey,
+  ensureSealingKey,
   findTracker,
   findTrackersByIds,
   getTracker,
-  KeyEncryptionKeyMismatchError,
+  type KeySealer,
+  KeySealingKeyMismatchError,
+  KeySealingKeyNotRecordedError,
   type Logger,
   listAllTrackers,
-  type PrivateKeyCipher,
   reactivateTracker,
   removeTrackerKey,
   renameTracker,
@@ -31,7 +32,8 @@ import { cursorId, cursorTime, decodeCursor, encodeCursor, pageSize, requireId }
 import { type StatusThresholds, statusBoundaries } from './tracker-status.ts'
 
 export interface TrackerServiceOptions {
-  cipher: PrivateKeyCipher
+  /** Seals keys to the database's public key; it has no way to open them. */
+  sealer: KeySealer
   pagination: { defaultPageSize: number; maxPageSize: number }
   maxKeysPerMutation: number
   status: StatusThresholds
@@ -69,17 +71,25 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
     return tracker
   }
 
-  // Keys sealed with another key than the database's could never be opened: refused before
-  // anything is written (checked at start too; this catches a database set up since with another).
+  // Keys sealed to another public key than the database's could never be opened: refused before
+  // anything is written (checked at start too; this catches a database set up since with another,
+  // and one whose importer has not recorded its key yet).
   const sealingWithTheDatabasesKey = async () => {
     try {
-      await ensureKeyEncryptionKey(db, options.cipher)
+      await ensureSealingKey(db, options.sealer)
     } catch (error) {
-      if (!(error instanceof KeyEncryptionKeyMismatchError)) throw error
+      if (error instanceof KeySealingKeyNotRecordedError) {
+        options.logger?.warn({ err: error }, 'refused to seal tracker keys')
+        throw new ServiceUnavailableError(
+          'No public key is recorded for tracker keys yet: the importer records it when it starts. ' +
+            'Nothing was stored; try again once the importer has started.',
+        )
+      }
+      if (!(error instanceof KeySealingKeyMismatchError)) throw error
       options.logger?.error({ err: error }, 'refused to seal tracker keys')
       throw new ServiceUnavailableError(
-        "The server's KEY_ENCRYPTION_KEY is not the key this database's tracker keys are sealed with, " +
-          'so it cannot store keys; nothing was stored. Its operator must correct KEY_ENCRYPTION_KEY.',
+        "The server's KEY_SEALING_PUBLIC_KEY is not the public key this database's tracker keys are sealed to, " +
+          'so it cannot store keys; nothing was stored. Its operator must correct KEY_SEALING_PUBLIC_KEY.',
       )
     }
   }
@@ -111,11 +121,7 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
 
     async keysOf(ids: readonly string[]): Promise<TrackerKey[][]> {
       const lists = await selectKeysOfTrackers(db, ids)
-      return lists.map((rows) =>
-        rows.map((row) =>
-          toTrackerKey(row, options.cipher.readability(row.private_key_encrypted, row.hashed_adv_key)),
-        ),
-      )
+      return lists.map((rows) => rows.map(toTrackerKey))
     },
 
     async list(
@@ -156,7 +162,7 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
       keyLimit(input.privateKeys.length, 'a tracker')
       await sealingWithTheDatabasesKey()
       const tracker = await refusingDuplicates(() =>
-        createTrackerWithKeys(db, options.cipher, { name, keys: input.privateKeys.map(plainKey) }),
+        createTrackerWithKeys(db, options.sealer, { name, keys: input.privateKeys.map(plainKey) }),
       )
       return toTrackerModel(tracker)
     },
@@ -195,7 +201,7 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
       const created = await refusingDuplicates(() =>
         db.transaction().execute(async (tx) => {
           const rows = []
-          for (const tracker of trackers) rows.push(await createTrackerWithKeys(tx, options.cipher, tracker))
+          for (const tracker of trackers) rows.push(await createTrackerWithKeys(tx, options.sealer, tracker))
           return rows
         }),
       )
@@ -221,7 +227,7 @@ export function createTrackerService(db: Kysely<Database>, options: TrackerServi
     async addKey(trackerId: string, pair: FindMyKeyPair): Promise<TrackerModel> {
       const id = requireId('tracker', trackerId)
       await sealingWithTheDatabasesKey()
-      await refusingDuplicates(() => addTrackerKeys(db, options.cipher, id, [plainKey(pair)]))
+      await refusingDuplicates(() => addTrackerKeys(db, options.sealer, id, [plainKey(pair)]))
       return toTrackerModel(await getTracker(db, id))
     },
 

@@ -1,5 +1,5 @@
 import { createApiToken, parseApiEnv, type RunningApi, startApi } from '@tracker/api'
-import { PrivateKeyCipher } from '@tracker/db'
+import { KeyOpener } from '@tracker/db'
 import { hourlyTierStart, selectHistory } from '@tracker/history'
 import { InProcessLockService } from '@tracker/locks'
 import { withBenchDatabase } from '../bench-database.ts'
@@ -67,10 +67,10 @@ export async function apiFigure(ctx: BenchContext, settings: ScaleSettings['api'
     const tracker500 = { id: b.trackers[0]!.id, ...range(500), points: 500 }
 
     const token = (await createApiToken(database.db, { name: 'bench', scope: 'read' })).token
-    const keyEncryptionKey = PrivateKeyCipher.generateSecret()
+    const keySealingPublicKey = KeyOpener.generate().publicKey
     const configWith = (cacheTtl: string | undefined) =>
       parseApiEnv({
-        KEY_ENCRYPTION_KEY: keyEncryptionKey,
+        KEY_SEALING_PUBLIC_KEY: keySealingPublicKey,
         API_HOST: '127.0.0.1',
         API_PORT: '0',
         // The load is one token: the per-token limit would answer 429s instead of measuring the query.

@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { copyText, createApiToken, parseApiEnv, reportExportQuery, startApi } from '@tracker/api'
-import { type EmbeddedDatabase, PrivateKeyCipher, sql } from '@tracker/db'
+import { type EmbeddedDatabase, KeyOpener, sql } from '@tracker/db'
 import { historyQuery, hourlyTierStart } from '@tracker/history'
 import { InProcessLockService } from '@tracker/locks'
 import pg from 'pg'
@@ -98,7 +98,7 @@ export async function exportFigure(
       locks: new InProcessLockService(),
       logger: ctx.logger.child({ app: 'api' }),
       config: parseApiEnv({
-        KEY_ENCRYPTION_KEY: PrivateKeyCipher.generateSecret(),
+        KEY_SEALING_PUBLIC_KEY: KeyOpener.generate().publicKey,
         API_HOST: '127.0.0.1',
         API_PORT: '0',
         // One client, one token, many requests: the per-token limit must not answer 429s.

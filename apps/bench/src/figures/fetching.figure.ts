@@ -1,4 +1,4 @@
-import { createTrackerWithKeys, PrivateKeyCipher } from '@tracker/db'
+import { createTrackerWithKeys, KeyOpener } from '@tracker/db'
 import { type SimulatedReport, simulatedTrackers, startSimulator } from '@tracker/findmy'
 import { type PollingPlan, SimulatedClock, simulatePolling } from '@tracker/importer'
 import { openBenchDatabase } from '../bench-database.ts'
@@ -49,7 +49,7 @@ export async function fetchingFigure(
     ignoreDays: true,
     now: () => clock.now(),
   })
-  const cipher = PrivateKeyCipher.fromSecret(PrivateKeyCipher.generateSecret())
+  const opener = KeyOpener.fromPrivateKey(KeyOpener.generate().privateKey)
   const truth = simulator.network
     .visibleReports({ now: new Date(end), days: 7 })
     .filter((r) => r.timestamp.getTime() >= start && r.timestamp.getTime() <= end && r.corruption === null)
@@ -60,7 +60,7 @@ export async function fetchingFigure(
     const bench = await openBenchDatabase(ctx.env)
     try {
       for (const tracker of trackers) {
-        await createTrackerWithKeys(bench.database.db, cipher, {
+        await createTrackerWithKeys(bench.database.db, opener, {
           name: tracker.name,
           keys: tracker.keys.map((k) => ({ hashedAdvKey: k.hashedAdvKey, privateKey: k.privateKey })),
         })
@@ -68,7 +68,7 @@ export async function fetchingFigure(
       const before = simulator.requests.length
       const run = await simulatePolling({
         database: bench.database,
-        cipher,
+        opener,
         endpointUrl: simulator.url,
         clock,
         until: new Date(end),

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp, createApiToken, parseApiEnv } from '@tracker/api'
-import { PrivateKeyCipher, sql } from '@tracker/db'
+import { KeyOpener, sql } from '@tracker/db'
 import { ChangeSet, type HistoryEngine, type RefreshEvent } from '@tracker/history'
 import { insertReports } from '@tracker/importer'
 import { InProcessLockService } from '@tracker/locks'
@@ -133,7 +133,7 @@ export async function prepareHistoryStage(
       locks: new InProcessLockService(),
       logger: ctx.logger.child({ app: 'api' }),
       config: parseApiEnv({
-        KEY_ENCRYPTION_KEY: PrivateKeyCipher.generateSecret(),
+        KEY_SEALING_PUBLIC_KEY: KeyOpener.generate().publicKey,
         API_RATE_LIMIT_MAX: '1000000000',
         LOG_LEVEL: ctx.env.logLevel,
       }),

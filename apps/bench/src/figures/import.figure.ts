@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createTrackerWithKeys, PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import { createTrackerWithKeys, KeyOpener, type TrackerDatabase } from '@tracker/db'
 import { simulatedTrackers } from '@tracker/findmy'
 import { createOfflineGeocoder } from '@tracker/geocoder'
 import {
@@ -173,12 +173,12 @@ async function importRound(ctx: BenchContext, settings: ScaleSettings['import'])
     ctx.progress(
       `import: simulator ready (${formatNumber(simulator.reports)} reports generated in ${duration(simulator.generationMs)})`,
     )
-    const secret = PrivateKeyCipher.generateSecret()
-    const cipher = PrivateKeyCipher.fromSecret(secret)
+    const secret = KeyOpener.generate().privateKey
+    const opener = KeyOpener.fromPrivateKey(secret)
     const createTrackers = async (database: TrackerDatabase) => {
       const ids = new Map<string, string>()
       for (const tracker of trackers) {
-        const row = await createTrackerWithKeys(database.db, cipher, {
+        const row = await createTrackerWithKeys(database.db, opener, {
           name: tracker.name,
           keys: tracker.keys.map((k) => ({ hashedAdvKey: k.hashedAdvKey, privateKey: k.privateKey })),
         })
@@ -197,7 +197,7 @@ async function importRound(ctx: BenchContext, settings: ScaleSettings['import'])
     try {
       await createTrackers(importerDb.database)
       const config = parseImporterEnv({
-        KEY_ENCRYPTION_KEY: secret,
+        KEY_SEALING_PRIVATE_KEY: secret,
         REPORT_ENDPOINT_URL: simulator.url,
         REPORT_ENDPOINT_BATCH_SIZE: String(REQUEST_IDS),
         REPORT_ENDPOINT_PAUSE: '10 ms',

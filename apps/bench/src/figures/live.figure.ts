@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { createApiToken, parseApiEnv, startApi } from '@tracker/api'
-import { PrivateKeyCipher, parseTrackerChanged, recordTrackerSighting } from '@tracker/db'
+import { KeyOpener, parseTrackerChanged, recordTrackerSighting } from '@tracker/db'
 import { hashedAdvKey } from '@tracker/db/testing'
 import { InProcessLockService } from '@tracker/locks'
 import { type Client, createClient } from 'graphql-ws'
@@ -67,7 +67,7 @@ export async function liveFigure(ctx: BenchContext, settings: ScaleSettings['liv
       locks: new InProcessLockService(),
       logger: ctx.logger.child({ app: 'api' }),
       config: parseApiEnv({
-        KEY_ENCRYPTION_KEY: PrivateKeyCipher.generateSecret(),
+        KEY_SEALING_PUBLIC_KEY: KeyOpener.generate().publicKey,
         API_HOST: '127.0.0.1',
         API_PORT: '0',
         API_RATE_LIMIT_MAX: '1000000000',

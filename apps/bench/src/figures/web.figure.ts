@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { createApiToken, parseApiEnv, startApi } from '@tracker/api'
-import { PrivateKeyCipher } from '@tracker/db'
+import { KeyOpener } from '@tracker/db'
 import { InProcessLockService } from '@tracker/locks'
 import { webDistBuilt, webDistDir } from '@tracker/web'
 import { chromium, type Page } from 'playwright-core'
@@ -81,7 +81,7 @@ export async function webFigure(ctx: BenchContext, settings: ScaleSettings['web'
       locks: new InProcessLockService(),
       logger: ctx.logger.child({ app: 'api' }),
       config: parseApiEnv({
-        KEY_ENCRYPTION_KEY: PrivateKeyCipher.generateSecret(),
+        KEY_SEALING_PUBLIC_KEY: KeyOpener.generate().publicKey,
         API_HOST: '127.0.0.1',
         API_PORT: '0',
         API_RATE_LIMIT_MAX: '1000000000',

@@ -1,4 +1,4 @@
-import { DEFAULT_RETENTION, type PrivateKeyCipher, type TrackerDatabase } from '@tracker/db'
+import { DEFAULT_RETENTION, type KeyOpener, type TrackerDatabase } from '@tracker/db'
 import { ReportEndpointClient } from '@tracker/findmy'
 import { InProcessLockService } from '@tracker/locks'
 import type { Logger } from 'pino'
@@ -28,7 +28,7 @@ export type PollingPlan =
 
 export interface PollSimulationOptions {
   database: TrackerDatabase
-  cipher: PrivateKeyCipher
+  opener: KeyOpener
   /** The report endpoint (the simulator, on the same clock). */
   endpointUrl: string
   clock: SimulatedClock
@@ -71,7 +71,7 @@ export async function simulatePolling(o: PollSimulationOptions): Promise<PollSim
   const deps: ImportDependencies = {
     database: o.database,
     locks: new InProcessLockService(),
-    cipher: o.cipher,
+    opener: o.opener,
     source,
     geocoder: null,
     logger: o.logger,

@@ -3,11 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import {
   type ImportRun,
   type ImportRunTrigger,
+  type KeyOpener,
   listImportableKeys,
   openStoredKeys,
-  type PrivateKeyCipher,
   type RetentionConfig,
   recentMaxReportsPerKey,
+  recordKeyReadability,
   recordTrackerSighting,
   type SourceError,
   safeLateHorizonMs,
@@ -69,7 +70,8 @@ export interface ImportDependencies {
   database: TrackerDatabase
   decrypt?: Decrypt
   locks: LockService
-  cipher: PrivateKeyCipher
+  /** Opens the sealed keys: the importer's private key (and, until `keys reseal`, KEY_ENCRYPTION_KEY). */
+  opener: KeyOpener
   source: ReportSource
   geocoder: Geocoder | null
   logger: Logger
@@ -427,7 +429,9 @@ async function loadKeys(
   const importable = (await listImportableKeys(deps.database.db)).filter(
     (k) => !only || only.has(k.tracker_id),
   )
-  const { opened, unreadable } = openStoredKeys(deps.cipher, importable)
+  const { opened, unreadable, readability } = openStoredKeys(deps.opener, importable)
+  // What the API shows as each key's status (it cannot open them itself).
+  await recordKeyReadability(deps.database.db, readability)
   const keys = new Map<string, KeyInfo>()
   for (const key of opened)
     keys.set(key.hashedAdvKey, { trackerId: key.trackerId, privateKey: key.privateKey })

@@ -4,13 +4,13 @@ import { basename } from 'node:path'
 import {
   createTrackerWithKeys,
   deactivateTracker,
-  ensureKeyEncryptionKey,
+  ensureSealingKey,
   findTracker,
   hashedKeysOfTrackers,
   listAllTrackers,
   NotFoundError,
-  type PrivateKeyCipher,
   reactivateTracker,
+  type SealingKey,
   type Tracker,
   type TrackerDatabase,
 } from '@tracker/db'
@@ -28,15 +28,19 @@ export interface TrackerListing {
   battery: string | null
 }
 
-/** `hint` ends a key-encryption-key error (where the local stack keeps its key). */
+/** `variable` names the configured key, `hint` ends a sealing-key error (where the local stack keeps it). */
 export interface SealOptions {
+  variable?: string
   hint?: string
 }
 
-/** Adds a tracker with its keys; a KEY_ENCRYPTION_KEY that is not the database's is refused first. */
+/**
+ * Adds a tracker with its keys, sealed to the database's public key (`sealing`: the public key, or
+ * the key pair); a key that is not the recorded one is refused first.
+ */
 export async function addTracker(
   database: TrackerDatabase,
-  cipher: PrivateKeyCipher,
+  sealing: SealingKey,
   name: string,
   privateKeys: string[],
   options: SealOptions = {},
@@ -50,18 +54,18 @@ export async function addTracker(
       throw new Error(`--key number ${i + 1} is not a usable private key: ${(error as Error).message}`)
     }
   })
-  await ensureKeyEncryptionKey(database.db, cipher, options)
-  return createTrackerWithKeys(database.db, cipher, { name, keys })
+  await ensureSealingKey(database.db, sealing, options)
+  return createTrackerWithKeys(database.db, sealing, { name, keys })
 }
 
 /**
  * Imports every tracker of a key file (macless-haystack / OpenHaystack accessories JSON, FindMy.py
  * keypair JSON, .keys files, a bare key). All or nothing: one bad entry imports none of them, and
- * a KEY_ENCRYPTION_KEY that is not the database's is refused first.
+ * a sealing key that is not the database's is refused first.
  */
 export async function importKeyFile(
   database: TrackerDatabase,
-  cipher: PrivateKeyCipher,
+  sealing: SealingKey,
   path: string,
   nameOverride?: string,
   options: SealOptions = {},
@@ -71,12 +75,12 @@ export async function importKeyFile(
   if (parsed.length === 0) throw new Error(`${path} holds no trackers`)
   if (nameOverride && parsed.length > 1)
     throw new Error(`--name applies to a file with one tracker; ${path} holds ${parsed.length}`)
-  await ensureKeyEncryptionKey(database.db, cipher, options)
+  await ensureSealingKey(database.db, sealing, options)
   return database.db.transaction().execute(async (tx) => {
     const created: Tracker[] = []
     for (const tracker of parsed) {
       created.push(
-        await createTrackerWithKeys(tx, cipher, {
+        await createTrackerWithKeys(tx, sealing, {
           name: nameOverride ?? tracker.name,
           keys: tracker.keys.map((k) => ({ hashedAdvKey: k.hashedAdvKey, privateKey: k.privateKey })),
         }),

@@ -11,8 +11,8 @@ import { readTar, type TarEntry, tarStream, writeEntryTo } from './tar.ts'
 
 /**
  * Backup and restore of the embedded database's data directory (DATA_DIR): the engine's files
- * (pgdata/) and what lives beside them (the local stack's local-stack.json, whose key-encryption
- * secret the stored keys need), as one gzipped tar with a manifest first.
+ * (pgdata/) and what lives beside them (the local stack's local-stack.json, whose private key the
+ * stored keys need), as one gzipped tar with a manifest first.
  *
  * Consistent: the engine is one process's files, and that process holds the directory's lock. The
  * backup takes the lock itself (so it refuses, naming the holder, while `npm run demo` or an app

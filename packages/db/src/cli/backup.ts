@@ -25,6 +25,6 @@ await runCli(async () => {
       `migration ${manifest.migration ?? '(none)'}, PostgreSQL ${manifest.postgres}, TimescaleDB ${manifest.timescaledb ?? '-'}`,
   )
   console.log(
-    'It holds the key-encryption secret of a local stack (local-stack.json) if the directory has one: keep it as safe as the data.',
+    'It holds the key pair of a local stack (local-stack.json) if the directory has one: keep it as safe as the data.',
   )
 })

@@ -33,11 +33,7 @@ export class LegacyKeyCipher {
    * `secret`: 32 bytes as base64 (44 chars) or hex (64 chars). `variable` names it in errors;
    * `hint` ends them (e.g. where the local stack keeps its key: `localStackKeyHint`).
    */
-  static fromSecret(
-    secret: string | undefined,
-    variable = 'KEY_ENCRYPTION_KEY',
-    hint = '',
-  ): LegacyKeyCipher {
+  static fromSecret(secret: string | undefined, variable = 'KEY_ENCRYPTION_KEY', hint = ''): LegacyKeyCipher {
     if (!secret) {
       throw new KeyEncryptionKeyError(
         `${variable} is not set: it must be the key (32 bytes as base64 or hex) that seals this ` +

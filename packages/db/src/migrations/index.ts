@@ -17,6 +17,7 @@ import * as trackerPolling from './20261214062000_tracker_polling.ts'
 import * as webSessions from './20261215060000_web_sessions.ts'
 import * as trackerChangeNotifications from './20261216060000_tracker_change_notifications.ts'
 import * as alerts from './20261217060000_alerts.ts'
+import * as keySealing from './20261218060000_key_sealing.ts'
 
 /**
  * Every migration, by its timestamped name. Listed statically (not read from the file system) so
@@ -41,6 +42,7 @@ export const migrations: Record<string, Migration> = {
   '20261215060000_web_sessions': webSessions,
   '20261216060000_tracker_change_notifications': trackerChangeNotifications,
   '20261217060000_alerts': alerts,
+  '20261218060000_key_sealing': keySealing,
 }
 
 export const migrationProvider: MigrationProvider = {

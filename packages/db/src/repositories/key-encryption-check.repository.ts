@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { Kysely } from 'kysely'
-import type { PrivateKeyCipher } from '../keys/private-key-cipher.ts'
+import type { LegacyKeyCipher } from '../keys/legacy-key-cipher.ts'
 import type { Database } from '../schema/database.ts'
 
 /**
@@ -22,8 +22,10 @@ export interface KeyEncryptionKeyOptions {
 export type KeyEncryptionKeyCheck = 'matched' | 'recorded'
 
 /**
- * Makes sure `cipher` holds the key this database's tracker keys are sealed with, before anything
- * is sealed or opened with it; throws KeyEncryptionKeyMismatchError (naming the variable) otherwise.
+ * Makes sure `cipher` holds the key this database's version-1 tracker keys are sealed with, before
+ * anything is opened with it (`keys reseal`, the importer during the transition); throws
+ * KeyEncryptionKeyMismatchError (naming the variable) otherwise. Keys sealed to a public key
+ * (version 2) are checked against key_sealing_check instead (key-sealing-check.repository.ts).
  *
  * The database keeps a check value of its key (key_encryption_check). Without one yet, this key's is
  * recorded: on a database without sealed keys (first start, first key), or when this key opens at
@@ -34,7 +36,7 @@ export type KeyEncryptionKeyCheck = 'matched' | 'recorded'
  */
 export async function ensureKeyEncryptionKey(
   db: Kysely<Database>,
-  cipher: PrivateKeyCipher,
+  cipher: LegacyKeyCipher,
   options: KeyEncryptionKeyOptions = {},
 ): Promise<KeyEncryptionKeyCheck> {
   const variable = options.variable ?? 'KEY_ENCRYPTION_KEY'
@@ -90,7 +92,7 @@ function sameValue(stored: Uint8Array, ours: Buffer): boolean {
 
 function mismatch(
   variable: string,
-  cipher: PrivateKeyCipher,
+  cipher: LegacyKeyCipher,
   storedFingerprint: string,
   hint: string,
 ): KeyEncryptionKeyMismatchError {

@@ -1,13 +1,13 @@
 import type { Kysely } from 'kysely'
-import type { PrivateKeyCipher } from '../keys/private-key-cipher.ts'
 import type { Database } from '../schema/database.ts'
 import type { BatteryLevel, Tracker } from '../schema/tracker.table.ts'
 import { NotFoundError } from './errors.ts'
+import type { SealingKey } from './key-sealing-check.repository.ts'
 import { insertTrackerKeys, type PlainTrackerKey } from './tracker-key.repository.ts'
 
 export async function createTrackerWithKeys(
   db: Kysely<Database>,
-  cipher: PrivateKeyCipher,
+  sealing: SealingKey,
   input: { name: string; keys: PlainTrackerKey[] },
 ): Promise<Tracker> {
   const create = async (tx: Kysely<Database>) => {
@@ -16,7 +16,7 @@ export async function createTrackerWithKeys(
       .values({ name: input.name.trim() })
       .returningAll()
       .executeTakeFirstOrThrow()
-    await insertTrackerKeys(tx, cipher, tracker.id, input.keys)
+    await insertTrackerKeys(tx, sealing, tracker.id, input.keys)
     return tracker
   }
   // Joins the caller's transaction when given one (e.g. importing a file of several trackers).

@@ -14,6 +14,7 @@ import type { CoverageGapTable } from './coverage-gap.table.ts'
 import type { EndpointRequestHourTable, EndpointRequestStreakTable } from './endpoint-request.table.ts'
 import type { ImportRunTable } from './import-run.table.ts'
 import type { KeyEncryptionCheckTable } from './key-encryption-check.table.ts'
+import type { KeySealingCheckTable } from './key-sealing-check.table.ts'
 import type {
   LocationHistoryDailyView,
   LocationHistoryHourlyView,
@@ -38,6 +39,7 @@ export interface Database {
   import_runs: ImportRunTable
   api_tokens: ApiTokenTable
   key_encryption_check: KeyEncryptionCheckTable
+  key_sealing_check: KeySealingCheckTable
   api_token_trackers: ApiTokenTrackerTable
   tracker_deletions: TrackerDeletionTable
   coverage_gaps: CoverageGapTable
