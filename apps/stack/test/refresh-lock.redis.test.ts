@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { buildApp, createApiToken, parseApiEnv } from '@tracker/api'
-import { PrivateKeyCipher } from '@tracker/db'
+import { KeyOpener } from '@tracker/db'
 import { createTestDatabase, insertTracker, type TestDatabase, testEnv } from '@tracker/db/testing'
 import { createLockService, type HeldLock, RedisLockService } from '@tracker/locks'
 import {
@@ -18,7 +18,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 type FastifyInstance = Awaited<ReturnType<typeof buildApp>>
 const silent = pino({ level: 'silent' })
 // One database, so one key: the API refuses another than the one the database first saw.
-const KEY_ENCRYPTION_KEY = PrivateKeyCipher.generateSecret()
+// The API holds the public key tracker keys are sealed to (these tests seal none).
+const KEY_SEALING_PUBLIC_KEY = KeyOpener.generate().publicKey
 let database: TestDatabase
 const closers: (() => Promise<unknown>)[] = []
 beforeAll(async () => {
@@ -33,7 +34,7 @@ function deploymentEnv(prefix: string): Record<string, string> {
   return {
     REDIS_URL: testEnv.redisUrl,
     REDIS_KEY_PREFIX: prefix,
-    KEY_ENCRYPTION_KEY,
+    KEY_SEALING_PUBLIC_KEY,
     LOG_LEVEL: 'silent',
     API_REFRESH_LOCK_WAIT: '30 s',
     PERIODIC_REFRESH_INTERVAL: '1 hour',

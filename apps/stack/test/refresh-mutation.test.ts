@@ -3,8 +3,8 @@ import {
   DAY_MS,
   HISTORY_REFRESHED_CHANNEL,
   HOUR_MS,
+  KeyOpener,
   type NotificationListener,
-  PrivateKeyCipher,
   sql,
   type TrackerDatabase,
 } from '@tracker/db'
@@ -26,7 +26,8 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 
 type App = Awaited<ReturnType<typeof buildApp>>
 const silent = pino({ level: 'silent' })
-const KEY_ENCRYPTION_KEY = PrivateKeyCipher.generateSecret()
+// The API holds the public key tracker keys are sealed to (these tests seal none).
+const KEY_SEALING_PUBLIC_KEY = KeyOpener.generate().publicKey
 
 type KyselyPlugin = Parameters<TrackerDatabase['db']['withPlugin']>[0]
 
@@ -74,7 +75,7 @@ async function startApi(env: Record<string, string> = {}): Promise<App> {
     database: recorded(database, apiStatements),
     locks,
     logger: silent,
-    config: parseApiEnv({ KEY_ENCRYPTION_KEY, LOG_LEVEL: 'silent', ...env }),
+    config: parseApiEnv({ KEY_SEALING_PUBLIC_KEY, LOG_LEVEL: 'silent', ...env }),
   })
   return started
 }
