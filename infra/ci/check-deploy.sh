@@ -322,9 +322,16 @@ stop_clean() {
 }
 
 run_checks() {
-  local data="$WORK/data" key port t0
-  key="$(node -p 'require("node:crypto").randomBytes(32).toString("base64")')"
-  local base=(DATA_DIR="$data" KEY_ENCRYPTION_KEY="$key" LOG_LEVEL=info)
+  local data="$WORK/data" private_key public_key port t0
+  # A key pair as `keys generate` makes it (base64 of the raw X25519 keys): tracker keys are sealed to
+  # the public key, which every app may see; the private key is the importer's alone.
+  read -r private_key public_key < <(node -e '
+    const { generateKeyPairSync } = require("node:crypto")
+    const { privateKey, publicKey } = generateKeyPairSync("x25519")
+    const raw = (key, type) => key.export({ type, format: "der" }).subarray(-32).toString("base64")
+    console.log(raw(privateKey, "pkcs8"), raw(publicKey, "spki"))')
+  local base=(DATA_DIR="$data" KEY_SEALING_PUBLIC_KEY="$public_key" LOG_LEVEL=info)
+  local importer_key=(KEY_SEALING_PRIVATE_KEY="$private_key")
 
   echo "run: migrate (embedded TimescaleDB in a fresh data dir)"
   t0=$SECONDS
@@ -346,12 +353,12 @@ run_checks() {
     start simulator findmy dist/simulator/cli.js --port "$port" --generate 1 --seed 7 --save-keys "$WORK/keys.json"
     local sim=$started_pid
     if wait_healthy simulator "$sim" HEALTHCHECK_URL="http://127.0.0.1:$port/"; then
-      ENV_EXTRA=("${base[@]}")
+      ENV_EXTRA=("${base[@]}" "${importer_key[@]}")
       t0=$SECONDS
       if (run_in importer dist/main.js trackers import "$WORK/keys.json") >"$LOGS/importer-keys.log" 2>&1; then
         ok "importer: trackers import (the simulator's keys)" $((SECONDS - t0))
       else fail "importer: trackers import failed" "$LOGS/importer-keys.log" || true; fi
-      ENV_EXTRA=("${base[@]}" REPORT_ENDPOINT_URL="http://127.0.0.1:$port" REPORT_ENDPOINT_PAUSE="100 ms")
+      ENV_EXTRA=("${base[@]}" "${importer_key[@]}" REPORT_ENDPOINT_URL="http://127.0.0.1:$port" REPORT_ENDPOINT_PAUSE="100 ms")
       t0=$SECONDS
       local inserted=0
       if (run_in importer dist/main.js --once) >"$LOGS/importer-once.log" 2>&1; then
@@ -362,6 +369,16 @@ run_checks() {
       else fail "importer --once did not exit 0 with reports stored" "$LOGS/importer-once.log" || true; fi
     fi
     stop_clean simulator "$sim" || true
+  fi
+
+  if [[ "${result[api]:-}" == deployed ]]; then
+    # The API never holds the private key: given it, it refuses to start, naming the variable.
+    ENV_EXTRA=("${base[@]}" "${importer_key[@]}")
+    t0=$SECONDS
+    if ! (run_in api dist/main.js) >"$LOGS/api-private-key.log" 2>&1 &&
+      grep -q 'KEY_SEALING_PRIVATE_KEY must not be set for the API' "$LOGS/api-private-key.log"; then
+      ok "api: refuses to start with KEY_SEALING_PRIVATE_KEY" $((SECONDS - t0))
+    else fail "api: started (or failed otherwise) with KEY_SEALING_PRIVATE_KEY set" "$LOGS/api-private-key.log" || true; fi
   fi
 
   local pkg
@@ -377,7 +394,7 @@ run_checks() {
         ;;
       importer)
         port_var=IMPORTER_HTTP_PORT
-        ENV_EXTRA=("${base[@]}" IMPORTER_HTTP_PORT="$port" IMPORT_ON_START=false REPORT_ENDPOINT_URL=http://127.0.0.1:9)
+        ENV_EXTRA=("${base[@]}" "${importer_key[@]}" IMPORTER_HTTP_PORT="$port" IMPORT_ON_START=false REPORT_ENDPOINT_URL=http://127.0.0.1:9)
         ;;
       refresher)
         port_var=REFRESHER_HTTP_PORT
@@ -502,7 +519,7 @@ fi
 if docker compose version >/dev/null 2>&1; then
   # The compose plugin validates offline; it needs a .env to interpolate from.
   cp "$REPO/.env.example" "$WORK/.env"
-  sed -i 's/^POSTGRES_PASSWORD=$/POSTGRES_PASSWORD=check/; s/^KEY_ENCRYPTION_KEY=$/KEY_ENCRYPTION_KEY=check/' "$WORK/.env"
+  sed -i 's/^POSTGRES_PASSWORD=$/POSTGRES_PASSWORD=check/; s/^KEY_SEALING_\(PRIVATE\|PUBLIC\)_KEY=$/KEY_SEALING_\1_KEY=check/' "$WORK/.env"
   sed -i 's/^\(DB_[A-Z]*_PASSWORD\)=$/\1=checkcheckcheckcheck/' "$WORK/.env"
   if docker compose -f "$REPO/docker-compose.yml" --env-file "$WORK/.env" config -q >"$LOGS/compose.log" 2>&1; then
     ok "docker compose config -q"

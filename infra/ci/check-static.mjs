@@ -425,7 +425,11 @@ for (const [name, service] of Object.entries(services)) {
   const url = String(environment.DATABASE_URL ?? '')
   if (app === 'db') {
     check(environment.DB_ROLES === 'on', `${name}: DB_ROLES=on (the migrate step makes the apps' roles)`)
-    check(/POSTGRES_PASSWORD|^\$\{DATABASE_URL:-/.test(url), `${name}: connects as the owner (DATABASE_URL)`, url)
+    check(
+      /POSTGRES_PASSWORD|^\$\{DATABASE_URL:-/.test(url),
+      `${name}: connects as the owner (DATABASE_URL)`,
+      url,
+    )
     for (const password of PASSWORDS) {
       check(
         new RegExp(`^\\$\\{${password}:\\?`).test(String(environment[password] ?? '')),
@@ -444,6 +448,38 @@ for (const [name, service] of Object.entries(services)) {
   )
   for (const password of ['POSTGRES_PASSWORD', ...PASSWORDS]) {
     check(environment[password] === '', `${name}: ${password} blanked (.env, its env_file, has it)`)
+  }
+}
+
+// ---- sealed keys (compose) ---------------------------------------------------------------------------
+
+/** What opens tracker private keys: the importer's alone (README "Sealed keys"). */
+const KEY_OPENERS = ['KEY_SEALING_PRIVATE_KEY', 'KEY_SEALING_PRIVATE_KEY_FILE', 'KEY_ENCRYPTION_KEY']
+
+begin(
+  'sealed keys',
+  "compose: the importer requires KEY_SEALING_PRIVATE_KEY; every other service that reads .env (migrate, api, refresher, bridge) blanks it, its _FILE and KEY_ENCRYPTION_KEY; seed-demo is the importer's CLI; every app is given KEY_SEALING_PUBLIC_KEY",
+)
+for (const [name, service] of Object.entries(services)) {
+  const app = service.build?.args?.APP
+  if (!app || !(service.env_file ?? undefined)) continue
+  const environment = service.environment ?? {}
+  check(
+    /^\$\{KEY_SEALING_PUBLIC_KEY:\?/.test(String(environment.KEY_SEALING_PUBLIC_KEY ?? '')),
+    `${name}: KEY_SEALING_PUBLIC_KEY is required (\${KEY_SEALING_PUBLIC_KEY:?...})`,
+  )
+  if (app === 'importer') {
+    // The importer's image: the importer and seed-demo (its CLI, which records the public key first).
+    if (name === 'importer') {
+      check(
+        /^\$\{KEY_SEALING_PRIVATE_KEY:\?/.test(String(environment.KEY_SEALING_PRIVATE_KEY ?? '')),
+        `${name}: KEY_SEALING_PRIVATE_KEY is required (\${KEY_SEALING_PRIVATE_KEY:?...})`,
+      )
+    }
+    continue
+  }
+  for (const variable of KEY_OPENERS) {
+    check(environment[variable] === '', `${name}: ${variable} blanked (.env, its env_file, may have it)`)
   }
 }
 
