@@ -1,5 +1,11 @@
-import { applyAppRoles, DEFAULT_ROLE_NAMES, type EmbeddedDatabase, embeddedAsRole, sql } from '@tracker/db'
-import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
+import { DEFAULT_ROLE_NAMES, type EmbeddedDatabase, sql } from '@tracker/db'
+import {
+  createTestDatabase,
+  insertTracker,
+  reportRow,
+  type TestDatabase,
+  withAppRoles,
+} from '@tracker/db/testing'
 import { generateKeyPair } from '@tracker/findmy'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createApiToken } from '../src/index.ts'
@@ -13,15 +19,10 @@ let asApi: EmbeddedDatabase
 let api: TestApi
 beforeAll(async () => {
   owner = await createTestDatabase()
-  await applyAppRoles(owner.db, {
-    api: { role: DEFAULT_ROLE_NAMES.api },
-    importer: { role: DEFAULT_ROLE_NAMES.importer },
-    refresher: { role: DEFAULT_ROLE_NAMES.refresher },
-    bridge: { role: DEFAULT_ROLE_NAMES.bridge },
-  })
+  const asRole = await withAppRoles(owner)
   // The importer records its public key (it holds the private one): done as the owner here.
   await recordTestSealingKey(owner)
-  asApi = embeddedAsRole(owner as unknown as EmbeddedDatabase, DEFAULT_ROLE_NAMES.api)
+  asApi = asRole('api')
   api = await createTestApi({ database: asApi, sealingKeyRecorded: false })
 })
 afterAll(async () => {

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto'
+import { type EmbeddedDatabase, recordTrackerSighting, sql } from '@tracker/db'
 import {
-  applyAppRoles,
-  DEFAULT_ROLE_NAMES,
-  type EmbeddedDatabase,
-  embeddedAsRole,
-  recordTrackerSighting,
-  sql,
-} from '@tracker/db'
-import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
+  createTestDatabase,
+  insertTracker,
+  reportRow,
+  type TestDatabase,
+  withAppRoles,
+} from '@tracker/db/testing'
 import pino from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parseBridgeEnv, startBridge } from '../src/index.ts'
@@ -26,13 +25,8 @@ let asBridge: EmbeddedDatabase
 let probe: MqttProbe
 beforeAll(async () => {
   owner = await createTestDatabase()
-  await applyAppRoles(owner.db, {
-    api: { role: DEFAULT_ROLE_NAMES.api },
-    importer: { role: DEFAULT_ROLE_NAMES.importer },
-    refresher: { role: DEFAULT_ROLE_NAMES.refresher },
-    bridge: { role: DEFAULT_ROLE_NAMES.bridge },
-  })
-  asBridge = embeddedAsRole(owner as unknown as EmbeddedDatabase, DEFAULT_ROLE_NAMES.bridge)
+  const asRole = await withAppRoles(owner)
+  asBridge = asRole('bridge')
   probe = await MqttProbe.connect(FILTERS)
 })
 afterAll(async () => {

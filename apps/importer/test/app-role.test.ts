@@ -1,5 +1,5 @@
-import { applyAppRoles, DEFAULT_ROLE_NAMES, type EmbeddedDatabase, embeddedAsRole, sql } from '@tracker/db'
-import { createTestDatabase, type TestDatabase } from '@tracker/db/testing'
+import { type EmbeddedDatabase, sql } from '@tracker/db'
+import { createTestDatabase, type TestDatabase, withAppRoles } from '@tracker/db/testing'
 import { InProcessLockService } from '@tracker/locks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startImporter } from '../src/index.ts'
@@ -11,13 +11,8 @@ let owner: TestDatabase
 let asImporter: EmbeddedDatabase
 beforeAll(async () => {
   owner = await createTestDatabase()
-  await applyAppRoles(owner.db, {
-    api: { role: DEFAULT_ROLE_NAMES.api },
-    importer: { role: DEFAULT_ROLE_NAMES.importer },
-    refresher: { role: DEFAULT_ROLE_NAMES.refresher },
-    bridge: { role: DEFAULT_ROLE_NAMES.bridge },
-  })
-  asImporter = embeddedAsRole(owner as unknown as EmbeddedDatabase, DEFAULT_ROLE_NAMES.importer)
+  const asRole = await withAppRoles(owner)
+  asImporter = asRole('importer')
 })
 afterAll(async () => {
   await asImporter?.close()

@@ -1,14 +1,18 @@
 import {
-  applyAppRoles,
   DAY_MS,
   DEFAULT_RETENTION,
   DEFAULT_ROLE_NAMES,
   type EmbeddedDatabase,
-  embeddedAsRole,
   HOUR_MS,
   sql,
 } from '@tracker/db'
-import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
+import {
+  createTestDatabase,
+  insertTracker,
+  reportRow,
+  type TestDatabase,
+  withAppRoles,
+} from '@tracker/db/testing'
 import { InProcessLockService } from '@tracker/locks'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { check, type RunningRefresher, rebuild, refreshAll, startRefresher } from '../src/index.ts'
@@ -27,13 +31,8 @@ const recorder = new Recorder()
 
 beforeAll(async () => {
   owner = await createTestDatabase()
-  await applyAppRoles(owner.db, {
-    api: { role: DEFAULT_ROLE_NAMES.api },
-    importer: { role: DEFAULT_ROLE_NAMES.importer },
-    refresher: { role: DEFAULT_ROLE_NAMES.refresher },
-    bridge: { role: DEFAULT_ROLE_NAMES.bridge },
-  })
-  asRefresher = embeddedAsRole(owner as unknown as EmbeddedDatabase, DEFAULT_ROLE_NAMES.refresher)
+  const asRole = await withAppRoles(owner)
+  asRefresher = asRole('refresher')
   // Reports older than the periodic windows' start, so the first periodic refresh has work to do.
   const tracker = await insertTracker(owner.db)
   await owner.db

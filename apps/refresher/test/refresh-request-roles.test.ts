@@ -1,14 +1,11 @@
+import { DAY_MS, DEFAULT_ROLE_NAMES, type EmbeddedDatabase, HOUR_MS, silentLogger, sql } from '@tracker/db'
 import {
-  applyAppRoles,
-  DAY_MS,
-  DEFAULT_ROLE_NAMES,
-  type EmbeddedDatabase,
-  embeddedAsRole,
-  HOUR_MS,
-  silentLogger,
-  sql,
-} from '@tracker/db'
-import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
+  createTestDatabase,
+  insertTracker,
+  reportRow,
+  type TestDatabase,
+  withAppRoles,
+} from '@tracker/db/testing'
 import { RefreshRequester } from '@tracker/history'
 import { InProcessLockService } from '@tracker/locks'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -30,14 +27,9 @@ const recorder = new Recorder()
 
 beforeAll(async () => {
   owner = await createTestDatabase()
-  await applyAppRoles(owner.db, {
-    api: { role: DEFAULT_ROLE_NAMES.api },
-    importer: { role: DEFAULT_ROLE_NAMES.importer },
-    refresher: { role: DEFAULT_ROLE_NAMES.refresher },
-    bridge: { role: DEFAULT_ROLE_NAMES.bridge },
-  })
-  asApi = embeddedAsRole(owner as unknown as EmbeddedDatabase, DEFAULT_ROLE_NAMES.api)
-  asRefresher = embeddedAsRole(owner as unknown as EmbeddedDatabase, DEFAULT_ROLE_NAMES.refresher)
+  const asRole = await withAppRoles(owner)
+  asApi = asRole('api')
+  asRefresher = asRole('refresher')
   locks = new InProcessLockService()
   refresher = await startRefresher({
     database: asRefresher,
