@@ -9,7 +9,7 @@ import { to as copyTo } from 'pg-copy-streams'
 import { type BenchDatabase, withBenchDatabase } from '../bench-database.ts'
 import type { ExportClientConfig, ExportClientFormat, ExportClientResult } from '../child/export-client.ts'
 import type { BenchContext } from '../context.ts'
-import { duration, formatNumber, mb } from '../format.ts'
+import { duration, formatNumber, formatRatio, mb } from '../format.ts'
 import { DAY_MS, dayStart, refreshSeededHistory, seedHistory } from '../history-seed.ts'
 import type { FigureResult, FigureRow } from '../results.ts'
 import { RssSampler, type RssSummary } from '../rss-sampler.ts'
@@ -251,7 +251,7 @@ export async function exportFigure(
             verdict: share !== null && share >= TARGET_RATIO ? 'met' : 'not met',
             ...(sinkRate !== undefined && bare.sink
               ? {
-                  note: `${ratio(rate, sinkRate)} of a bare COPY of the same statements into ${bare.sink.label}: ${formatNumber(sinkRate)} rows/s (${duration(median(kindRuns.sink.map((r) => r.ms)))})`,
+                  note: `${formatRatio(ratio(rate, sinkRate))} of a bare COPY of the same statements into ${bare.sink.label}: ${formatNumber(sinkRate)} rows/s (${duration(median(kindRuns.sink.map((r) => r.ms)))})`,
                 }
               : {}),
           })
