@@ -140,8 +140,12 @@ async function stop(stack: Started): Promise<number | null> {
 describe('the one-command stack', () => {
   it('imports at start, answers the printed query with the printed token, stops cleanly and restarts with the same history', async () => {
     const first = await startStack()
+    // The refresher makes the run's reports history after the run ends: the banner promises points
+    // within a minute, so the test waits that long for them, no longer.
+    await expect
+      .poll(async () => (await dailyHistory(first)).length, { timeout: 60_000, interval: 500 })
+      .toBeGreaterThanOrEqual(7)
     const points = await dailyHistory(first)
-    expect(points.length).toBeGreaterThanOrEqual(7)
     expect(points.every((p) => p.tracker.name === 'Demo tracker 1')).toBe(true)
     expect(points.filter((p) => p.nearestCity !== null).length).toBeGreaterThan(points.length / 2)
     expect(await refresh(first)).toEqual({ data: { refreshLocationHistoryAggregates: true } })

@@ -261,10 +261,12 @@ suite(title, () => {
   it('is usable from the keyboard', async () => {
     await page.getByRole('button', { name: 'Clear' }).click()
     expect(await page.locator('#map').getAttribute('data-state')).toBe('overview')
-    const checkbox = page.locator('li.tracker input[type=checkbox]').first()
+    // One tracker by its id: live updates (the deactivation above) may re-render and reorder the list.
+    const id = await page.locator('li.tracker').first().getAttribute('data-tracker-id')
+    const checkbox = page.locator(`li.tracker[data-tracker-id="${id}"] input[type=checkbox]`)
     await checkbox.focus()
     await page.keyboard.press('Space')
-    expect(await checkbox.isChecked()).toBe(true)
+    await expect.poll(() => checkbox.isChecked()).toBe(true)
     await page.locator('#map[data-state="drawn"]').waitFor()
     const range = page.getByLabel('Range', { exact: true })
     await range.focus()
