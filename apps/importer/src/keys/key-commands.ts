@@ -1,6 +1,5 @@
 import { parseArgs } from 'node:util'
 import {
-  connectDatabase,
   countKeysByFormat,
   KeyOpener,
   KeySealer,
@@ -11,9 +10,9 @@ import {
   recordedSealingKey,
   resealLegacyKeys,
   type SealingKey,
-  type TrackerDatabase,
 } from '@tracker/db'
 import type { Logger } from 'pino'
+import { withDatabase } from '../cli-database.ts'
 import type { ImporterConfig } from '../env.ts'
 
 /** `keys generate | public | status | reseal [--batch-size N]`; returns the exit code. */
@@ -129,17 +128,4 @@ function batchSizeOf(value: string | undefined): number {
   if (!/^[1-9][0-9]*$/.test(value) || Number(value) > 10_000)
     throw new Error(`--batch-size must be a whole number from 1 to 10000 (got "${value}")`)
   return Number(value)
-}
-
-async function withDatabase<T>(
-  config: ImporterConfig,
-  logger: Logger,
-  fn: (db: TrackerDatabase) => Promise<T>,
-): Promise<T> {
-  const database = await connectDatabase({ ...config.connect, logger })
-  try {
-    return await fn(database)
-  } finally {
-    await database.close()
-  }
 }

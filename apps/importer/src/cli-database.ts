@@ -1,0 +1,17 @@
+import { connectDatabase, type TrackerDatabase } from '@tracker/db'
+import type { Logger } from 'pino'
+import type { ImporterConfig } from './env.ts'
+
+/** Runs one CLI command against the configured database, closed again however the command ends. */
+export async function withDatabase<T>(
+  config: ImporterConfig,
+  logger: Logger,
+  fn: (db: TrackerDatabase) => Promise<T>,
+): Promise<T> {
+  const database = await connectDatabase({ ...config.connect, logger })
+  try {
+    return await fn(database)
+  } finally {
+    await database.close()
+  }
+}
