@@ -8,11 +8,11 @@ import {
   parseDuration,
   type SealingKey,
   setPollOverride,
-  type TrackerDatabase,
 } from '@tracker/db'
-import { InProcessLockService, type LockService, RedisLockService } from '@tracker/locks'
+import { createLockService } from '@tracker/locks'
 import pino, { type Logger } from 'pino'
 import { startAlertDeliverer } from './alerts/alert-deliverer.ts'
+import { withDatabase } from './cli-database.ts'
 import { type ImporterConfig, parseImporterEnv } from './env.ts'
 import { startImporter } from './importer.ts'
 import { keysCommand } from './keys/key-commands.ts'
@@ -74,25 +74,6 @@ export const EXIT_CODES: Record<ImportOutcome, number> = {
   partial: 2,
   skipped_locked: 3,
   not_started: 4,
-}
-
-function makeLocks(config: ImporterConfig, logger: Logger): LockService {
-  return config.redisUrl
-    ? new RedisLockService({ redis: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
-    : new InProcessLockService()
-}
-
-async function withDatabase<T>(
-  config: ImporterConfig,
-  logger: Logger,
-  fn: (db: TrackerDatabase) => Promise<T>,
-): Promise<T> {
-  const database = await connectDatabase({ ...config.connect, logger })
-  try {
-    return await fn(database)
-  } finally {
-    await database.close()
-  }
 }
 
 async function trackersCommand(args: string[], config: ImporterConfig, logger: Logger): Promise<number> {
@@ -226,7 +207,7 @@ export function sealingKeyOf(config: ImporterConfig): {
 /** Runs the importer until SIGTERM/SIGINT; the run in flight finishes its current batch first. */
 async function serve(config: ImporterConfig, logger: Logger): Promise<number> {
   const database = await connectDatabase({ ...config.connect, logger })
-  const locks = makeLocks(config, logger)
+  const locks = createLockService({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
   const importer = await startImporter({ database, locks, logger, config }).catch(async (error) => {
     await locks.close()
     await database.close()
@@ -260,7 +241,7 @@ async function serve(config: ImporterConfig, logger: Logger): Promise<number> {
 
 async function once(config: ImporterConfig, logger: Logger, waitForLockMs: number): Promise<number> {
   const database = await connectDatabase({ ...config.connect, logger })
-  const locks = makeLocks(config, logger)
+  const locks = createLockService({ redisUrl: config.redisUrl, keyPrefix: config.redisKeyPrefix, logger })
   try {
     const importer = await startImporter({ database, locks, logger, config, http: false, schedule: false })
     const alerts = await startAlertDeliverer({
