@@ -1,4 +1,4 @@
-import { connectDatabase, connectOptionsFromEnv, pendingMigrations, type TrackerDatabase } from '@tracker/db'
+import { connectDatabase, connectOptionsFromEnv, requireMigrated, type TrackerDatabase } from '@tracker/db'
 import { createLockService, RedisLockService } from '@tracker/locks'
 import closeWithGrace from 'close-with-grace'
 import pino from 'pino'
@@ -30,10 +30,11 @@ async function connect(databaseEnv: Record<string, unknown>, logger?: pino.Logge
     // E.g. the embedded data directory held by a running API: say so, without a stack trace.
     fail(`Cannot open the database: ${(error as Error).message}`)
   }
-  const pending = await pendingMigrations(database.db)
-  if (pending.length > 0) {
+  try {
+    await requireMigrated(database.db)
+  } catch (error) {
     await database.close()
-    fail(`The database is not migrated (pending: ${pending.join(', ')}). Run \`pnpm db:migrate\` first.`)
+    fail((error as Error).message)
   }
   return database
 }

@@ -1,8 +1,11 @@
-import { connectDatabase, type TrackerDatabase } from '@tracker/db'
+import { connectDatabase, requireMigrated, type TrackerDatabase } from '@tracker/db'
 import type { Logger } from 'pino'
 import type { ImporterConfig } from './env.ts'
 
-/** Runs one CLI command against the configured database, closed again however the command ends. */
+/**
+ * Runs one CLI command against the configured database, closed again however the command ends;
+ * a database not (fully) migrated is refused with what to run instead of a missing table's error.
+ */
 export async function withDatabase<T>(
   config: ImporterConfig,
   logger: Logger,
@@ -10,6 +13,7 @@ export async function withDatabase<T>(
 ): Promise<T> {
   const database = await connectDatabase({ ...config.connect, logger })
   try {
+    await requireMigrated(database.db)
     return await fn(database)
   } finally {
     await database.close()

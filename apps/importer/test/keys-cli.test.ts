@@ -12,6 +12,7 @@ import {
   listSealedKeys,
   migrateToLatest,
   openStoredKeys,
+  pendingMigrations,
 } from '@tracker/db'
 import { hashedAdvKey } from '@tracker/db/testing'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -108,6 +109,27 @@ describe('importer keys CLI', () => {
     const printed = await run(['keys', 'public'], { KEY_SEALING_PRIVATE_KEY: pair.privateKey })
     expect(printed.stdout.trim()).toBe(pair.publicKey)
     expect((await failed(run(['keys', 'public']))).stderr).toMatch(/KEY_SEALING_PRIVATE_KEY is not set/)
+  })
+
+  it('status and trackers list on a data directory never migrated say to migrate first, and leave it unmigrated', async () => {
+    const fresh = join(dir, 'never-migrated')
+    const env = { DATA_DIR: fresh, KEY_SEALING_PRIVATE_KEY: pair.privateKey }
+    for (const args of [
+      ['keys', 'status'],
+      ['trackers', 'list'],
+    ]) {
+      const error = await failed(run(args, env))
+      expect(error.code).toBe(1)
+      expect(error.stderr).toMatch(/The database is not migrated \(pending: \d{14}_/)
+      expect(error.stderr).toContain('npm run db:migrate')
+      expect(error.stderr).not.toMatch(/does not exist/)
+    }
+    const database = await connectEmbedded({ dataDir: fresh })
+    try {
+      expect((await pendingMigrations(database.db)).length).toBeGreaterThan(0)
+    } finally {
+      await database.close()
+    }
   })
 
   it('the importer with only the new private key refuses to start while old keys remain, naming keys reseal', async () => {

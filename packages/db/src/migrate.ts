@@ -52,3 +52,21 @@ export async function pendingMigrations(db: Kysely<Database>): Promise<string[]>
   const all = await migrator(db).getMigrations()
   return all.filter((migration) => !migration.executedAt).map((migration) => migration.name)
 }
+
+/** A database with migrations still to apply, found where an app or a CLI command starts. */
+export class NotMigratedError extends Error {
+  readonly code = 'NOT_MIGRATED'
+  readonly pending: string[]
+  constructor(pending: string[]) {
+    super(
+      `The database is not migrated (pending: ${pending.join(', ')}). Run \`npm run db:migrate\` first.`,
+    )
+    this.pending = pending
+  }
+}
+
+/** Throws NotMigratedError when any migration is pending (a fresh database has all of them pending). */
+export async function requireMigrated(db: Kysely<Database>): Promise<void> {
+  const pending = await pendingMigrations(db)
+  if (pending.length > 0) throw new NotMigratedError(pending)
+}
