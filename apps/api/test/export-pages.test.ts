@@ -10,6 +10,7 @@ import {
 import { copyText } from '../src/repositories/embedded-copy.ts'
 import { ExportCursorReader } from '../src/repositories/export-cursor.repository.ts'
 import { reportExportQuery } from '../src/repositories/location-report.repository.ts'
+import { parseTimestamptzText } from '../src/repositories/timestamptz-text.ts'
 
 // The export's pages against the same statement run whole through Kysely: every row, value for
 // value, in order. On the embedded engine the reports are read by COPY a page at a time after the
@@ -164,22 +165,101 @@ describe('COPY text', () => {
   })
 })
 
+describe('timestamptz text', () => {
+  const engineParser = (text: string) => new Date(text)
+  const pad = (value: number, width: number) => String(value).padStart(width, '0')
+
+  it('reads what PostgreSQL writes exactly as the engine’s parser (new Date) does: fractions, offsets, leap days', () => {
+    let seed = 7
+    const next = (n: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2_147_483_648
+      return seed % n
+    }
+    const texts = [
+      '2024-02-29 23:59:59.999999+00',
+      '2026-12-31 23:59:59.9995+00',
+      '1970-01-01 00:00:00+00',
+      '1969-12-31 23:59:59.999+00',
+      '0100-01-01 00:00:00+00',
+      '9999-12-31 23:59:59.999+00',
+      '2026-03-29 01:30:00+05:30',
+      '2026-03-29 01:30:00-09:30',
+      '2026-06-01 12:00:00.1+14',
+    ]
+    for (let i = 0; i < 2000; i++) {
+      const fraction = ['', `.${pad(next(1000), 3)}`, `.${pad(next(1_000_000), 6)}`, `.${next(10)}`][next(4)]
+      const offset = ['+00', `-${pad(next(13), 2)}`, `+${pad(next(15), 2)}:${pad(next(4) * 15, 2)}`][next(3)]
+      texts.push(
+        `${pad(1900 + next(200), 4)}-${pad(1 + next(12), 2)}-${pad(1 + next(28), 2)} ${pad(next(24), 2)}:${pad(next(60), 2)}:${pad(next(60), 2)}${fraction}${offset}`,
+      )
+    }
+    for (const text of texts) {
+      const expected = engineParser(text)
+      expect(Number.isNaN(expected.getTime()), text).toBe(false)
+      expect(parseTimestamptzText(text, engineParser).getTime(), text).toBe(expected.getTime())
+    }
+  })
+
+  it('leaves anything else to the engine’s parser', () => {
+    const seen: string[] = []
+    const fallback = (text: string) => {
+      seen.push(text)
+      return new Date(Number.NaN)
+    }
+    const others = [
+      'infinity',
+      '-infinity',
+      '0044-03-15 12:00:00+00 BC',
+      '12026-01-01 00:00:00+00',
+      '2026-01-01 00:00:00+05:45:12',
+      '2026-01-01T00:00:00Z',
+      '2026-13-01 00:00:00+00',
+      '2026-01-01 00:00:00.+00',
+      '0099-01-01 00:00:00+00',
+    ]
+    for (const text of others) parseTimestamptzText(text, fallback)
+    expect(seen).toEqual(others)
+  })
+})
+
 describe.skipIf(testEnv.databaseUrl)('the embedded engine’s copy device', () => {
   it('gives each COPY its own output: larger than its buffer, after a failed one, on two engines', async () => {
     const embedded = database as unknown as EmbeddedDatabase
     const big = await copyText(embedded, `SELECT repeat('é', 1500000) AS a UNION ALL SELECT 'b'`)
-    expect(big).toBe(`${'é'.repeat(1_500_000)}\nb\n`)
+    expect(big).toEqual([`${'é'.repeat(1_500_000)}\n`, 'b\n'])
     await expect(copyText(embedded, 'SELECT no_such_column')).rejects.toThrow(/no_such_column/)
-    expect(await copyText(embedded, `SELECT 1, 'x\ty'`)).toBe('1\tx\\ty\n')
+    expect(await copyText(embedded, `SELECT 1, 'x\ty'`)).toEqual(['1\tx\\ty\n'])
     const other = await createTestDatabase({ migrate: false })
     try {
       const [mine, theirs] = await Promise.all([
         copyText(embedded, 'SELECT g FROM generate_series(1, 3) g'),
         copyText(other as unknown as EmbeddedDatabase, 'SELECT g FROM generate_series(7, 8) g'),
       ])
-      expect([mine, theirs]).toEqual(['1\n2\n3\n', '7\n8\n'])
+      expect([mine, theirs]).toEqual([['1\n2\n3\n'], ['7\n8\n']])
     } finally {
       await other.close()
     }
+  })
+
+  it('hands over large output in pieces of whole lines, none much over 32 KiB but a longer line, the text intact', async () => {
+    const embedded = database as unknown as EmbeddedDatabase
+    // 20,000 lines of 2-byte characters and ASCII, lengths varying; one line of 100 KB among them.
+    const statement = `SELECT CASE WHEN g = 7000 THEN repeat('ü', 50000) ELSE g || repeat('ß', g % 37) END FROM generate_series(1, 20000) g`
+    const pieces = await copyText(embedded, statement)
+    const expected = Array.from(
+      { length: 20_000 },
+      (_, i) => `${i + 1 === 7000 ? 'ü'.repeat(50_000) : `${i + 1}${'ß'.repeat((i + 1) % 37)}`}\n`,
+    ).join('')
+    expect(pieces.join('')).toBe(expected)
+    expect(pieces.length).toBeGreaterThan(10)
+    for (const piece of pieces) {
+      expect(piece.endsWith('\n')).toBe(true)
+      const bytes = Buffer.byteLength(piece)
+      if (!piece.includes('ü')) expect(bytes).toBeLessThanOrEqual(32 * 1024)
+    }
+    expect(pieces.filter((p) => p.includes('ü'))).toHaveLength(1)
+    const fields = [{ name: 'v', dataTypeID: 25 }]
+    const page = parseCopyText<{ v: string }>(pieces, fields, 20_000)
+    expect(page.rows.map((r) => r.v).join('\n')).toBe(expected.slice(0, -1))
   })
 })

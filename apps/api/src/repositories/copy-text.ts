@@ -35,12 +35,21 @@ export interface CopyPage<R> {
 
 /**
  * The rows of COPY's text format (tab-separated, one row a line, \N for NULL, backslash escapes),
- * at most `limit` of them, as objects keyed by the fields' names.
+ * at most `limit` of them, as objects keyed by the fields' names. The text may come in pieces, each
+ * of whole lines (copyText's).
  */
-export function parseCopyText<R>(text: string, fields: readonly CopyField[], limit: number): CopyPage<R> {
-  const lines = text.split('\n')
-  // Every row ends in "\n": the last piece is the empty rest after it.
-  lines.pop()
+export function parseCopyText<R>(
+  text: string | readonly string[],
+  fields: readonly CopyField[],
+  limit: number,
+): CopyPage<R> {
+  const lines: string[] = []
+  for (const piece of typeof text === 'string' ? [text] : text) {
+    const pieceLines = piece.split('\n')
+    // Every row ends in "\n": the last piece is the empty rest after it.
+    pieceLines.pop()
+    for (const line of pieceLines) lines.push(line)
+  }
   const count = Math.min(lines.length, limit)
   const rows = new Array<R>(count)
   for (let r = 0; r < count; r++) {

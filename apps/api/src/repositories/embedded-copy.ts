@@ -28,17 +28,37 @@ class CopySink {
     return length
   }
 
-  /** What was written since reset, as UTF-8 text; a buffer grown past KEEP_BYTES is let go. */
-  take(): string {
-    const text = this.#decoder.decode(this.#buffer.subarray(0, this.#length))
+  /**
+   * What was written since reset, as UTF-8 text in pieces of whole lines of about TEXT_BYTES each
+   * (a line longer than that is a piece of its own); a buffer grown past KEEP_BYTES is let go.
+   * Pieces, not one string: a string over V8's large-object threshold (128 KiB; a page of 1,000
+   * reports is 230 KB) goes straight to the old generation, freed only by a full collection.
+   */
+  take(): string[] {
+    const texts: string[] = []
+    const buffer = this.#buffer
+    let start = 0
+    while (start < this.#length) {
+      let end = Math.min(start + TEXT_BYTES, this.#length)
+      if (end < this.#length) {
+        // A line ends in "\n" (byte 10, never inside a multi-byte UTF-8 character).
+        const before = buffer.lastIndexOf(NEWLINE, end - 1)
+        const after = before >= start ? before : buffer.indexOf(NEWLINE, end)
+        end = after < 0 || after >= this.#length ? this.#length : after + 1
+      }
+      texts.push(this.#decoder.decode(buffer.subarray(start, end)))
+      start = end
+    }
     this.#length = 0
     if (this.#buffer.length > KEEP_BYTES) this.#buffer = new Uint8Array(INITIAL_BYTES)
-    return text
+    return texts
   }
 }
 
 const INITIAL_BYTES = 1 << 20
 const KEEP_BYTES = 8 << 20
+const TEXT_BYTES = 32 << 10
+const NEWLINE = 10
 /** pglite's own '/dev/blob' is device (64, 0); ours is the next free one. */
 const DEVICE_MAJOR = 64
 
@@ -79,9 +99,9 @@ function sinkOf(database: EmbeddedDatabase): { path: string; sink: CopySink } {
 
 /**
  * COPY (statement) TO the engine's copy device in COPY's text format (UTF-8), holding the engine's
- * mutex as every statement does; its output as text.
+ * mutex as every statement does; its output as text, in pieces of whole lines (CopySink.take).
  */
-export async function copyText(database: EmbeddedDatabase, statement: string): Promise<string> {
+export async function copyText(database: EmbeddedDatabase, statement: string): Promise<string[]> {
   return database.engineMutex.run(async () => {
     const { path, sink } = sinkOf(database)
     sink.reset()

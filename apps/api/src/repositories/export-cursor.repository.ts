@@ -3,6 +3,15 @@ import type { Database, EmbeddedDatabase, TrackerDatabase } from '@tracker/db'
 import { type Compilable, CompiledQuery, type Kysely, sql } from 'kysely'
 import { type CopyField, inlineParameters, parseCopyText, sqlIdentifier, sqlLiteral } from './copy-text.ts'
 import { copyText } from './embedded-copy.ts'
+import { parseTimestamptzText } from './timestamptz-text.ts'
+
+/** The type oid of timestamptz, whose values COPY pages parse without the Date parser. */
+const TIMESTAMPTZ = 1184
+
+const timestamptzParser =
+  (engineParser: (text: string, typeId: number) => unknown) =>
+  (text: string): unknown =>
+    parseTimestamptzText(text, (t) => engineParser(t, TIMESTAMPTZ) as Date)
 
 export interface PageOptions<R> {
   /**
@@ -155,7 +164,7 @@ export class ExportCursorReader {
       fields = described.resultFields.map((f) => ({
         name: f.name,
         dataTypeID: f.dataTypeID,
-        parser: f.parser,
+        parser: f.dataTypeID === TIMESTAMPTZ && f.parser ? timestamptzParser(f.parser) : f.parser,
       }))
       this.#described.set(statement, fields)
     }

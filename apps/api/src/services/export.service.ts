@@ -187,7 +187,7 @@ export function createExportService(database: TrackerDatabase, limits: ExportLim
     },
 
     /**
-     * The export document, a string per page of rows as the cursors hand them out. History points
+     * The export document, in strings of about CHUNK_CHARS as the cursors hand out rows. History points
      * are exactly what locationHistoryAggregated returns for each tracker and range (the same
      * statement, followed page after page), raw reports oldest first.
      */
