@@ -1,5 +1,6 @@
 import {
   byTracker,
+  CHUNK_CHARS,
   decimal,
   type ExportOptions,
   type ExportPages,
@@ -44,7 +45,11 @@ export async function* writeCsv(pages: ExportPages, options: ExportOptions): Asy
       out += `${prefix}${isoTime(p.time)},${decimal(p.latitude)},${decimal(p.longitude)},${csvField(p.accuracy)},${csvField(p.city)}`
       for (let i = 0; i < fields.length; i++) out += `,${csvField(p.extra[i] ?? null)}`
       out += '\r\n'
+      if (out.length >= CHUNK_CHARS) {
+        yield out
+        out = ''
+      }
     }
-    yield out
+    if (out) yield out
   }
 }

@@ -1,11 +1,13 @@
 import { CoordinateBuffer, type Position } from './antimeridian.ts'
 import {
   byTracker,
+  CHUNK_CHARS,
   type ExportOptions,
   type ExportPages,
   type ExportTracker,
   type ExtraValue,
   isoTime,
+  numberText,
 } from './point.ts'
 
 export const GEOJSON_CONTENT_TYPE = 'application/geo+json'
@@ -60,11 +62,15 @@ export async function* writeGeoJson(pages: ExportPages, options: ExportOptions):
         if (!from) from = time
         to = time
         line.push(p.longitude, p.latitude)
-        out += `${separator()}{"type":"Feature","geometry":{"type":"Point","coordinates":[${p.longitude},${p.latitude}]},"properties":{"kind":"point",${tracker},"time":"${time}","accuracy":${json(p.accuracy)},"city":${json(p.city)}`
+        out += `${separator()}{"type":"Feature","geometry":{"type":"Point","coordinates":[${numberText(p.longitude)},${numberText(p.latitude)}]},"properties":{"kind":"point",${tracker},"time":"${time}","accuracy":${json(p.accuracy)},"city":${json(p.city)}`
         for (let i = 0; i < fields.length; i++) out += names[i] + json(p.extra[i] ?? null)
         out += '}}'
+        if (out.length >= CHUNK_CHARS) {
+          yield out
+          out = ''
+        }
       }
-      yield out
+      if (out) yield out
     }
   }
   yield '\n]}\n'

@@ -1,6 +1,7 @@
 import { normalizeLongitude } from './antimeridian.ts'
 import {
   byTracker,
+  CHUNK_CHARS,
   decimal,
   type ExportOptions,
   type ExportPages,
@@ -24,7 +25,7 @@ const extension = (name: string, value: ExtraValue) =>
  * <trkseg> per stretch without a gap longer than `segmentGapMs`, a <trkpt> per point with its
  * <time> (UTC) and no <ele>; accuracy, city and the extra fields in <extensions> under
  * GPX_EXTENSIONS_NAMESPACE (prefix "tracker"). Longitude 180 is written -180 (the schema's range
- * is [-180, 180)). One string per page of points.
+ * is [-180, 180)). Strings of about CHUNK_CHARS as the points come.
  */
 export async function* writeGpx(pages: ExportPages, options: ExportOptions): AsyncGenerator<string> {
   const fields = options.fields ?? []
@@ -61,8 +62,12 @@ export async function* writeGpx(pages: ExportPages, options: ExportOptions): Asy
         if (p.city !== null) out += `<tracker:city>${escapeXml(p.city)}</tracker:city>`
         for (let i = 0; i < fields.length; i++) out += extension(fields[i]!.name, p.extra[i] ?? null)
         out += '</extensions></trkpt>\n'
+        if (out.length >= CHUNK_CHARS) {
+          yield out
+          out = ''
+        }
       }
-      yield out
+      if (out) yield out
     }
   }
   yield '</gpx>\n'

@@ -14,5 +14,6 @@ export {
   type ExtraField,
   type ExtraValue,
   isoTime,
+  numberText,
 } from './point.ts'
 export { escapeXml } from './xml.ts'

@@ -1,6 +1,7 @@
 import { CoordinateBuffer, type Position } from './antimeridian.ts'
 import {
   byTracker,
+  CHUNK_CHARS,
   decimal,
   type ExportOptions,
   type ExportPages,
@@ -11,10 +12,18 @@ import { escapeXml } from './xml.ts'
 
 export const KML_CONTENT_TYPE = 'application/vnd.google-earth.kml+xml'
 
+/** A value as XML text: dates as UTC ISO 8601, numbers as decimals, text escaped. */
+const xmlText = (value: Exclude<ExtraValue, null>) =>
+  value instanceof Date ? isoTime(value) : typeof value === 'number' ? decimal(value) : escapeXml(value)
+
+/** `<Data name="…"><value>` for a name, put together once per field rather than once per point. */
+const dataOpen = (name: string) => `<Data name="${escapeXml(name)}"><value>`
+const DATA_CLOSE = '</value></Data>'
+const ACCURACY_OPEN = dataOpen('accuracy')
+const CITY_OPEN = dataOpen('city')
+
 const data = (name: string, value: ExtraValue) =>
-  value === null
-    ? ''
-    : `<Data name="${escapeXml(name)}"><value>${value instanceof Date ? isoTime(value) : typeof value === 'number' ? decimal(value) : escapeXml(value)}</value></Data>`
+  value === null ? '' : `${dataOpen(name)}${xmlText(value)}${DATA_CLOSE}`
 
 const coordinates = (line: Position[]) =>
   line.map(([lon, lat]) => `${decimal(lon)},${decimal(lat)}`).join(' ')
@@ -30,6 +39,7 @@ const lineString = (line: Position[]) =>
  */
 export async function* writeKml(pages: ExportPages, options: ExportOptions): AsyncGenerator<string> {
   const fields = options.fields ?? []
+  const fieldOpen = fields.map((f) => dataOpen(f.name))
   const line = new CoordinateBuffer()
   yield '<?xml version="1.0" encoding="UTF-8"?>\n<kml xmlns="http://www.opengis.net/kml/2.2">\n<Document>' +
     (options.title ? `<name>${escapeXml(options.title)}</name>` : '') +
@@ -51,16 +61,26 @@ export async function* writeKml(pages: ExportPages, options: ExportOptions): Asy
       }
       yield `${out}</Folder>\n`
     } else {
-      const tracker = `${data('trackerId', event.tracker.id)}${data('trackerName', event.tracker.name)}`
+      // Everything but the point's own values is the same for every point of the page.
+      const before = `</when></TimeStamp><ExtendedData>${data('kind', 'point')}${data('trackerId', event.tracker.id)}${data('trackerName', event.tracker.name)}`
       let out = ''
       for (const p of event.points) {
         const time = isoTime(p.time)
         line.push(p.longitude, p.latitude)
-        out += `<Placemark><name>${time}</name><TimeStamp><when>${time}</when></TimeStamp><ExtendedData>${data('kind', 'point')}${tracker}${data('accuracy', p.accuracy)}${data('city', p.city)}`
-        for (let i = 0; i < fields.length; i++) out += data(fields[i]!.name, p.extra[i] ?? null)
+        out += `<Placemark><name>${time}</name><TimeStamp><when>${time}${before}`
+        if (p.accuracy !== null) out += `${ACCURACY_OPEN}${decimal(p.accuracy)}${DATA_CLOSE}`
+        if (p.city !== null) out += `${CITY_OPEN}${escapeXml(p.city)}${DATA_CLOSE}`
+        for (let i = 0; i < fields.length; i++) {
+          const value = p.extra[i] ?? null
+          if (value !== null) out += `${fieldOpen[i]}${xmlText(value)}${DATA_CLOSE}`
+        }
         out += `</ExtendedData><Point><coordinates>${decimal(p.longitude)},${decimal(p.latitude)}</coordinates></Point></Placemark>\n`
+        if (out.length >= CHUNK_CHARS) {
+          yield out
+          out = ''
+        }
       }
-      yield out
+      if (out) yield out
     }
   }
   yield '</Document>\n</kml>\n'
