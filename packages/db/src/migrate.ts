@@ -58,9 +58,7 @@ export class NotMigratedError extends Error {
   readonly code = 'NOT_MIGRATED'
   readonly pending: string[]
   constructor(pending: string[]) {
-    super(
-      `The database is not migrated (pending: ${pending.join(', ')}). Run \`npm run db:migrate\` first.`,
-    )
+    super(`The database is not migrated (pending: ${pending.join(', ')}). Run \`npm run db:migrate\` first.`)
     this.pending = pending
   }
 }

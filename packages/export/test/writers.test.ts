@@ -346,9 +346,31 @@ describe('isoTime', () => {
 
 describe('numberText', () => {
   it('is String(value): coordinates, integers, tiny and huge numbers, -0 and the non-finite', () => {
-    const values = [0, -0, 1, -1, 0.1, 1 / 3, 179.99999999999997, -180, 90, 1e-7, -2.5e-12, 1e21, 123456789012345680000, 5e-324]
-    values.push(Number.MAX_VALUE, Number.MIN_SAFE_INTEGER, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY)
-    for (let i = 0; i < 5000; i++) values.push(Math.sin(i) * 180, Math.cos(i * 3) * 90 * 10 ** ((i % 9) - 4), i * 7 - 9000)
+    const values = [
+      0,
+      -0,
+      1,
+      -1,
+      0.1,
+      1 / 3,
+      179.99999999999997,
+      -180,
+      90,
+      1e-7,
+      -2.5e-12,
+      1e21,
+      123456789012345680000,
+      5e-324,
+    ]
+    values.push(
+      Number.MAX_VALUE,
+      Number.MIN_SAFE_INTEGER,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      Number.NEGATIVE_INFINITY,
+    )
+    for (let i = 0; i < 5000; i++)
+      values.push(Math.sin(i) * 180, Math.cos(i * 3) * 90 * 10 ** ((i % 9) - 4), i * 7 - 9000)
     for (const value of values) expect(numberText(value), String(value)).toBe(String(value))
   })
 })
