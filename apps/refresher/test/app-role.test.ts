@@ -14,9 +14,9 @@ import {
   withAppRoles,
 } from '@tracker/db/testing'
 import { InProcessLockService } from '@tracker/locks'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { check, type RunningRefresher, rebuild, refreshAll, startRefresher } from '../src/index.ts'
-import { Recorder, testConfig, testLogger } from './helpers/refresher-harness.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { check, type RunningRefresher, rebuild, refreshAll } from '../src/index.ts'
+import { Recorder, startSettledRefresher, testLogger } from './helpers/refresher-harness.ts'
 
 // The refresher under its own database role (applyAppRoles, as the migrate step makes it with
 // DB_ROLES=on): every statement of its refreshes runs under SET ROLE tracker_refresher on the
@@ -43,20 +43,7 @@ beforeAll(async () => {
     ])
     .execute()
   locks = new InProcessLockService()
-  refresher = await startRefresher({
-    database: asRefresher,
-    locks,
-    logger: testLogger,
-    config: testConfig({ PERIODIC_REFRESH_INTERVAL: '1 hour' }),
-    hooks: recorder,
-  })
-  await vi.waitFor(
-    () => {
-      const health = refresher.health()
-      if (health.periodic.lastOutcome === null || health.refreshing) throw new Error('still starting')
-    },
-    { timeout: 30_000, interval: 50 },
-  )
+  refresher = await startSettledRefresher({ database: asRefresher, locks, hooks: recorder })
 })
 
 afterAll(async () => {

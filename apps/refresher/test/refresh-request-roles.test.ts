@@ -8,9 +8,9 @@ import {
 } from '@tracker/db/testing'
 import { RefreshRequester } from '@tracker/history'
 import { InProcessLockService } from '@tracker/locks'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { type RunningRefresher, startRefresher } from '../src/index.ts'
-import { Recorder, testConfig, testLogger } from './helpers/refresher-harness.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { RunningRefresher } from '../src/index.ts'
+import { Recorder, startSettledRefresher } from './helpers/refresher-harness.ts'
 
 // The API's refresh mutation across the apps' database roles (applyAppRoles, as the migrate step
 // makes them with DB_ROLES=on) on the embedded engine: the API's side (RefreshRequester, what
@@ -31,20 +31,7 @@ beforeAll(async () => {
   asApi = asRole('api')
   asRefresher = asRole('refresher')
   locks = new InProcessLockService()
-  refresher = await startRefresher({
-    database: asRefresher,
-    locks,
-    logger: testLogger,
-    config: testConfig({ PERIODIC_REFRESH_INTERVAL: '1 hour' }),
-    hooks: recorder,
-  })
-  await vi.waitFor(
-    () => {
-      const health = refresher.health()
-      if (health.periodic.lastOutcome === null || health.refreshing) throw new Error('still starting')
-    },
-    { timeout: 30_000, interval: 50 },
-  )
+  refresher = await startSettledRefresher({ database: asRefresher, locks, hooks: recorder })
   requester = new RefreshRequester({
     database: asApi,
     logger: silentLogger,

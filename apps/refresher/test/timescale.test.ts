@@ -2,9 +2,9 @@ import { DAY_MS, DEFAULT_RETENTION, HOUR_MS, sql } from '@tracker/db'
 import { createTestDatabase, insertTracker, reportRow, type TestDatabase } from '@tracker/db/testing'
 import { aggregateWatermark, DAILY_TIER, periodicRefreshWindow } from '@tracker/history'
 import { InProcessLockService } from '@tracker/locks'
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { check, type RunningRefresher, rebuild, refreshAll, startRefresher } from '../src/index.ts'
-import { Recorder, testConfig, testLogger } from './helpers/refresher-harness.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { check, type RunningRefresher, rebuild, refreshAll } from '../src/index.ts'
+import { Recorder, startSettledRefresher, testLogger } from './helpers/refresher-harness.ts'
 
 // On TimescaleDB: the embedded engine by default, unchanged on a real server with TEST_DATABASE_URL.
 // Real migrations, so the insert trigger sends the notifications and the aggregates are real.
@@ -17,20 +17,7 @@ const recorder = new Recorder()
 beforeAll(async () => {
   database = await createTestDatabase()
   locks = new InProcessLockService()
-  refresher = await startRefresher({
-    database,
-    locks,
-    logger: testLogger,
-    config: testConfig({ PERIODIC_REFRESH_INTERVAL: '1 hour' }),
-    hooks: recorder,
-  })
-  await vi.waitFor(
-    () => {
-      const health = refresher.health()
-      if (health.periodic.lastOutcome !== 'refreshed' || health.refreshing) throw new Error('still starting')
-    },
-    { timeout: 30_000, interval: 50 },
-  )
+  refresher = await startSettledRefresher({ database, locks, hooks: recorder, outcome: 'refreshed' })
 })
 
 afterAll(async () => {

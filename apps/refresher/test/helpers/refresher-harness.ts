@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto'
 import type { RefreshEvent } from '@tracker/history'
 import pino from 'pino'
+import { vi } from 'vitest'
 import { parseRefresherEnv, type RefresherConfig } from '../../src/env.ts'
+import { type RunningRefresher, startRefresher } from '../../src/index.ts'
 import type { PeriodicCycleEvent } from '../../src/periodic/periodic-events.ts'
 import type { RefresherHealth, RefresherHooks } from '../../src/refresher.ts'
 
@@ -18,6 +20,38 @@ export function testConfig(env: Record<string, string> = {}): RefresherConfig {
     LOG_LEVEL: 'silent',
     ...env,
   })
+}
+
+type StartOptions = Parameters<typeof startRefresher>[0]
+
+/**
+ * A refresher as these tests run one (periodic refresh hourly, quiet logs, `hooks` recording),
+ * resolved once its first periodic pass has ended (with `outcome`, when given) and it is not
+ * refreshing, so what a test does next is not raced by start-up.
+ */
+export async function startSettledRefresher(options: {
+  database: StartOptions['database']
+  locks: StartOptions['locks']
+  hooks: Recorder
+  outcome?: NonNullable<RefresherHealth['periodic']['lastOutcome']>
+}): Promise<RunningRefresher> {
+  const refresher = await startRefresher({
+    database: options.database,
+    locks: options.locks,
+    logger: testLogger,
+    config: testConfig({ PERIODIC_REFRESH_INTERVAL: '1 hour' }),
+    hooks: options.hooks,
+  })
+  await vi.waitFor(
+    () => {
+      const health = refresher.health()
+      const { lastOutcome } = health.periodic
+      const passed = options.outcome === undefined ? lastOutcome !== null : lastOutcome === options.outcome
+      if (!passed || health.refreshing) throw new Error('still starting')
+    },
+    { timeout: 30_000, interval: 50 },
+  )
+  return refresher
 }
 
 /** Redis keys of one test only, so runs (and tests) never share locks. */
